@@ -1,0 +1,35 @@
+/**
+ * The single DynamoDB table: key names, index names and item keys, shared by the adapters, the CDK
+ * construct and the local engine so they cannot drift apart. See docs/data-model.md.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB TTL deletes the item after it. */
+  ttlAttribute: 'expires_at',
+  /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>, gsi1sk = <sort time>#<id>. */
+  byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  /**
+   * All conversations by time (gsi2pk = CONVERSATIONS) and pending outbox entries (gsi2pk = OUTBOX).
+   * One partition is enough: ThreeTone's API limit (100 requests/minute) bounds the conversation rate.
+   */
+  byTimeIndex: { name: 'by-time', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+} as const;
+
+export const keys = {
+  conversation: (id: string) => `CONV#${id}`,
+  call: (id: string) => `CALL#${id}`,
+  platformEvent: (eventKey: string) => `EVENT#${eventKey}`,
+  agent: (id: string) => `AGENT#${id}`,
+  record: 'RECORD',
+  link: 'LINK',
+  event: (eventKey: string) => `EVT#${eventKey}`,
+  eventPrefix: 'EVT#',
+  transcript: (chunk: number) => `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
+  transcriptPrefix: 'TRANSCRIPT#',
+  outbox: (eventId: string) => `OUTBOX#${eventId}`,
+  outboxPrefix: 'OUTBOX#',
+  day: (date: string) => `DAY#${date}`,
+  allConversations: 'CONVERSATIONS',
+  pendingOutbox: 'OUTBOX',
+} as const;
