@@ -49,7 +49,7 @@ export interface ThreeToneApi {
 export interface EventPublisher {
   /**
    * Puts events on the bus. Resolves with the events that could not be published (empty when all
-   * were); rejects only when nothing is known to have been published.
+   * were); the caller keeps those for a later attempt.
    */
   publish(events: readonly BusEvent[]): Promise<{ failed: BusEvent[] }>;
 }
@@ -98,6 +98,8 @@ export interface RecordChange {
   readonly expectedRev: number | null;
   readonly record: ConversationRecord;
   readonly state: ProcessingState;
+  /** ISO time the record sorts by in listings (started, else ended, else first seen). */
+  readonly sortTime: string;
   readonly aggregateDeltas: readonly AggregateDelta[];
   readonly outbox: readonly BusEvent[];
 }
@@ -111,8 +113,8 @@ export class ConcurrentUpdateError extends Error {
 }
 
 export interface OutboxEntry {
-  readonly scope: EventScope;
-  readonly id: string;
+  /** Where the adapter keeps it; opaque to the core. */
+  readonly ref: { readonly pk: string; readonly sk: string };
   readonly event: BusEvent;
 }
 

@@ -1,0 +1,226 @@
+/**
+ * DynamoDB adapter of the query side (`ConversationQueries`): reads the items laid out in
+ * docs/data-model.md and never writes. Items past their TTL are treated as absent, because DynamoDB
+ * deletes them only eventually (and DynamoDB Local never does).
+ */
+import { Buffer } from 'node:buffer';
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { COUNTERS, emptyCounters, type AgentDay } from '#core/aggregates.js';
+import { HttpError } from '#core/http.js';
+import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
+import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
+import { TABLE, keys } from './table-schema.js';
+
+export interface DynamoDbQueriesOptions {
+  /** Clock for TTL checks. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+type Item = Record<string, unknown>;
+type Index = (typeof TABLE)['byAgentIndex'] | (typeof TABLE)['byTimeIndex'];
+type Key = Record<string, string>;
+
+/** DynamoDB's TTL ignores values more than five years in the past: such items are never deleted. */
+const TTL_HORIZON_SECONDS = 5 * 365 * 86_400;
+/** Bounds the work of one listing page when many items in a row have expired. */
+const MAX_QUERIES_PER_PAGE = 5;
+const MAX_CURSOR_LENGTH = 4096;
+const TOPIC_PREFIX = 'topic:';
+
+const invalidCursor = () => new HttpError(400, 'invalid_cursor', 'The cursor is not valid for this listing.');
+
+export function createDynamoDbQueries(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  options: DynamoDbQueriesOptions = {},
+): ConversationQueries {
+  const now = options.now ?? (() => new Date());
+
+  /** Same rule as DynamoDB's TTL process: a number of epoch seconds not after now, within five years. */
+  const isLive = (item: Item, nowSeconds: number): boolean => {
+    const exp = item[TABLE.ttlAttribute];
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return true;
+    return exp > nowSeconds || exp < nowSeconds - TTL_HORIZON_SECONDS;
+  };
+  const nowSeconds = () => Math.floor(now().getTime() / 1000);
+
+  async function queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Item | undefined;
+    do {
+      const out = await doc.send(new QueryCommand({ ...input, TableName: tableName, ExclusiveStartKey: startKey }));
+      items.push(...((out.Items ?? []) as Item[]));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  return {
+    async getRecord(conversationId) {
+      // Strongly consistent: a consumer reacting to `Conversation Completed` must find the record.
+      const { Item: item } = await doc.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: { [TABLE.partitionKey]: keys.conversation(conversationId), [TABLE.sortKey]: keys.record },
+          ProjectionExpression: '#record, #ttl',
+          ExpressionAttributeNames: { '#record': 'record', '#ttl': TABLE.ttlAttribute },
+          ConsistentRead: true,
+        }),
+      );
+      if (!item || !isLive(item, nowSeconds()) || !isMap(item.record)) return null;
+      return item.record as unknown as ConversationRecord;
+    },
+
+    async getTranscript(conversationId) {
+      const items = await queryAll({
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+        ExpressionAttributeValues: { ':pk': keys.conversation(conversationId), ':prefix': keys.transcriptPrefix },
+        ConsistentRead: true,
+      });
+      const t = nowSeconds();
+      const chunks = items
+        .filter((item) => isLive(item, t))
+        .map((item) => ({ index: chunkIndex(item), item }))
+        .sort((a, b) => a.index - b.index);
+      if (chunks.length === 0) return null;
+      // Chunk 0 says how many chunks the current transcript has; any beyond are left over from an
+      // older, longer version and are not part of it.
+      const declared = chunks[0]!.index === 0 ? chunks[0]!.item.chunks : undefined;
+      const count = typeof declared === 'number' ? declared : Number.POSITIVE_INFINITY;
+      return chunks.filter((c) => c.index < count).flatMap((c) => (Array.isArray(c.item.turns) ? (c.item.turns as TranscriptTurn[]) : []));
+    },
+
+    async listConversations({ agentId, from, to, limit, cursor }): Promise<ConversationPage> {
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+      const index: Index = agentId === undefined ? TABLE.byTimeIndex : TABLE.byAgentIndex;
+      const partition = agentId === undefined ? keys.allConversations : keys.agent(agentId);
+      // Sort keys are `<ISO time>#<id>`: `from` itself sorts before every id at that instant, and
+      // `$` (the character after `#`) after every one, so both bounds are inclusive of the instant.
+      const lower = from;
+      const upper = to === undefined ? undefined : `${to}$`;
+      const condition = ['#ipk = :ipk'];
+      const values: Item = { ':ipk': partition };
+      if (lower !== undefined && upper !== undefined) {
+        condition.push('#isk BETWEEN :lo AND :hi');
+        Object.assign(values, { ':lo': lower, ':hi': upper });
+      } else if (lower !== undefined) {
+        condition.push('#isk >= :lo');
+        values[':lo'] = lower;
+      } else if (upper !== undefined) {
+        condition.push('#isk <= :hi');
+        values[':hi'] = upper;
+      }
+
+      let startKey: Item | undefined = cursor === undefined ? undefined : decodeCursor(cursor, index, partition, lower, upper);
+      const kept: Item[] = [];
+      const t = nowSeconds();
+      // Reads one item more than needed, so that a page that ends the listing says so (null cursor).
+      for (let queries = 0; queries < MAX_QUERIES_PER_PAGE; queries++) {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: index.name,
+            KeyConditionExpression: condition.join(' AND '),
+            ExpressionAttributeNames: {
+              '#ipk': index.partitionKey,
+              '#isk': index.sortKey,
+              '#pk': TABLE.partitionKey,
+              '#sk': TABLE.sortKey,
+              '#record': 'record',
+              '#ttl': TABLE.ttlAttribute,
+            },
+            ExpressionAttributeValues: values,
+            ProjectionExpression: '#pk, #sk, #ipk, #isk, #record, #ttl',
+            ScanIndexForward: false,
+            Limit: limit - kept.length + 1,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of (out.Items ?? []) as Item[]) if (isLive(item, t) && isMap(item.record)) kept.push(item);
+        startKey = out.LastEvaluatedKey;
+        if (kept.length > limit || !startKey) break;
+      }
+
+      if (kept.length > limit) {
+        const page = kept.slice(0, limit);
+        return { items: page.map(recordOf), nextCursor: encodeCursor(keyOf(page[limit - 1]!, index)) };
+      }
+      return { items: kept.map(recordOf), nextCursor: startKey ? encodeCursor(startKey) : null };
+    },
+
+    async getAgentDays(agentId, from, to) {
+      const items = await queryAll({
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+        ExpressionAttributeValues: { ':pk': keys.agent(agentId), ':from': keys.day(from), ':to': keys.day(to) },
+        ConsistentRead: true,
+      });
+      return items.map(toAgentDay);
+    },
+  };
+}
+
+const isMap = (v: unknown): v is Item => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const recordOf = (item: Item) => item.record as unknown as ConversationRecord;
+
+function chunkIndex(item: Item): number {
+  if (typeof item.chunk === 'number') return item.chunk;
+  const n = Number(String(item[TABLE.sortKey]).slice(keys.transcriptPrefix.length));
+  return Number.isFinite(n) ? n : Number.MAX_SAFE_INTEGER;
+}
+
+function toAgentDay(item: Item): AgentDay {
+  const counters = emptyCounters();
+  for (const k of COUNTERS) {
+    const v = item[k];
+    counters[k] = typeof v === 'number' && Number.isFinite(v) ? v : 0;
+  }
+  const topics: Record<string, number> = {};
+  for (const [name, v] of Object.entries(item)) {
+    if (name.startsWith(TOPIC_PREFIX) && typeof v === 'number' && Number.isFinite(v)) topics[name.slice(TOPIC_PREFIX.length)] = v;
+  }
+  return { date: String(item[TABLE.sortKey]).slice(keys.day('').length), counters, topics };
+}
+
+function keyOf(item: Item, index: Index): Key {
+  const key: Key = {};
+  for (const name of [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey]) key[name] = String(item[name]);
+  return key;
+}
+
+/** Opaque to clients: base64url of the LastEvaluatedKey's JSON. */
+function encodeCursor(key: Item): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+/**
+ * Accepts only a key this listing could have produced (same index and partition, a record item,
+ * inside the requested range): anything else would make DynamoDB fail the query with a 500.
+ */
+function decodeCursor(cursor: string, index: Index, partition: string, lower?: string, upper?: string): Key {
+  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidCursor();
+  }
+  if (!isMap(parsed)) throw invalidCursor();
+  const expected = [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey];
+  const names = Object.keys(parsed);
+  if (names.length !== expected.length || !expected.every((n) => typeof parsed[n] === 'string')) throw invalidCursor();
+  const key = parsed as Key;
+  const sortValue = key[index.sortKey]!;
+  if (
+    key[index.partitionKey] !== partition ||
+    key[TABLE.sortKey] !== keys.record ||
+    !key[TABLE.partitionKey]!.startsWith(keys.conversation('')) ||
+    (lower !== undefined && sortValue < lower) ||
+    (upper !== undefined && sortValue > upper)
+  ) {
+    throw invalidCursor();
+  }
+  return key;
+}

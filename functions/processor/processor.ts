@@ -1,0 +1,267 @@
+/**
+ * The processor: one SQS batch of accepted webhooks in, partial-batch response out.
+ *
+ * For each message:
+ *  1. parse the envelope and compute its key (its identity; ThreeTone sends no event id);
+ *  2. store the event once, with its `ThreeTone Event` (and `Platform Alert`) in the outbox;
+ *  3. for a conversation: fold all its stored events, fetch details and transcript from ThreeTone
+ *     once it has ended, rebuild the record, and commit record + aggregate delta + new events in one
+ *     conditional transaction (retrying on a concurrent update);
+ *  4. publish the outbox and delete what EventBridge accepted.
+ * Any failure throws: the message returns to the queue, and after the last attempt to the DLQ, with
+ * a `Platform Alert`. Every step is idempotent, so a redelivery finishes what a crash left undone.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { ProcessorConfig } from '#functions/config.js';
+import { aggregateDelta, contributionOf } from '#core/aggregates.js';
+import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
+import { foldConversation, type WebhookState } from '#core/conversation-state.js';
+import { parseEnvelope } from '#core/envelope.js';
+import { canonicalJson, eventKey } from '#core/event-key.js';
+import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
+import { buildRecord, sortTime } from '#core/record.js';
+import { transcriptMetrics } from '#core/transcript-metrics.js';
+import type { TranscriptTurn } from '#core/types.js';
+import {
+  ConcurrentUpdateError,
+  type ConversationStore,
+  type EventPublisher,
+  type EventScope,
+  type ProcessingState,
+  type StoredEvent,
+  type ThreeToneApi,
+} from '#functions/ports.js';
+import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
+
+export interface ProcessorMetrics {
+  conversationCompleted(): void;
+  conversationAlert(): void;
+  deadLettered(): void;
+}
+
+export interface ProcessorDeps {
+  store: ConversationStore;
+  api: ThreeToneApi;
+  publisher: EventPublisher;
+  config: Pick<ProcessorConfig, 'alerts' | 'maxReceiveCount' | 'redactFields'>;
+  now?: () => number;
+  logger?: Logger;
+  metrics?: ProcessorMetrics;
+  /** Waits between optimistic-concurrency retries. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** A message that can never succeed (it still goes to the DLQ, through the queue's redrive). */
+export class UnprocessableMessageError extends Error {
+  override name = 'UnprocessableMessageError';
+}
+
+/** ThreeTone has not (yet) got the details of an ended conversation. */
+export class DetailsNotFoundError extends Error {
+  override name = 'DetailsNotFoundError';
+}
+
+const MAX_COMMIT_ATTEMPTS = 8;
+
+function scopeOf(data: Record<string, unknown>): EventScope {
+  const id = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : null);
+  const conversationId = id(data.conversation_id);
+  if (conversationId) return { kind: 'conversation', conversationId };
+  const callId = id(data.call_id);
+  if (callId) return { kind: 'call', callId };
+  return { kind: 'platform' };
+}
+
+const callIdOf = (data: Record<string, unknown>): string | null =>
+  typeof data.call_id === 'string' && data.call_id.trim() ? data.call_id.trim() : typeof data.call_id === 'number' ? String(data.call_id) : null;
+
+export function createProcessor(deps: ProcessorDeps) {
+  const { store, api, publisher, config } = deps;
+  const now = deps.now ?? Date.now;
+  const baseLog = deps.logger ?? defaultLogger;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const redactFields = new Set(config.redactFields.map((f) => f.toLowerCase()));
+
+  async function fetchDetails(conversationId: string) {
+    const raw = await api.getConversation(conversationId);
+    if (!raw) throw new DetailsNotFoundError(`ThreeTone has no details for conversation ${conversationId} yet`);
+    const { transcript: inline, ...details } = normalizeDetails(conversationId, raw);
+    let turns: TranscriptTurn[] | null = inline;
+    if (!turns) turns = normalizeTranscript(await api.getTranscript(conversationId));
+    return { details, turns };
+  }
+
+  /**
+   * Records of one batch run in parallel; those of the same conversation wait for each other, so a
+   * batch holding `conversation_ended` and `call_ended` fetches ThreeTone's details once, not twice
+   * (its API allows 100 requests a minute). Across Lambdas the conditional commit keeps it correct.
+   */
+  const locks = new Map<string, Promise<void>>();
+  async function reconcileConversation(conversationId: string, log: Logger = baseLog): Promise<void> {
+    const previous = locks.get(conversationId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => reconcileUnlocked(conversationId, log));
+    const tail = run.catch(() => undefined);
+    locks.set(conversationId, tail);
+    try {
+      await run;
+    } finally {
+      if (locks.get(conversationId) === tail) locks.delete(conversationId);
+    }
+  }
+
+  /** Rebuilds a conversation's record from all it is known by; commits only if something changed. */
+  async function reconcileUnlocked(conversationId: string, log: Logger): Promise<void> {
+    let fetched: Awaited<ReturnType<typeof fetchDetails>> | undefined;
+    let transcriptStored = false;
+    for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
+      const events: StoredEvent[] = await store.listEvents({ kind: 'conversation', conversationId });
+      const callIds = new Set(events.map((e) => callIdOf(e.envelope.data)).filter((c): c is string => c !== null));
+      for (const callId of callIds) events.push(...(await store.listEvents({ kind: 'call', callId })));
+      const state: WebhookState = foldConversation(conversationId, events);
+      const snapshot = await store.getRecord(conversationId);
+      const prev: ProcessingState = snapshot?.state ?? { details: null, transcript: null, contribution: null, published: nothingPublished() };
+
+      let { details, transcript } = prev;
+      if (state.status === 'ended' && !details) {
+        fetched ??= await fetchDetails(conversationId);
+        details = fetched.details;
+        transcript = fetched.turns ? { turns: fetched.turns.length, metrics: transcriptMetrics(fetched.turns) } : null;
+        if (fetched.turns && !transcriptStored) {
+          await store.putTranscript(conversationId, fetched.turns);
+          transcriptStored = true;
+        }
+      }
+
+      const record = buildRecord({ conversationId, state, details, transcript, thresholds: config.alerts });
+      const contribution = contributionOf(record);
+      const planned = planConversationEvents({
+        before: snapshot?.record ?? null,
+        after: record,
+        state,
+        published: prev.published,
+        thresholds: config.alerts,
+        now: new Date(now()).toISOString(),
+      });
+      const next: ProcessingState = { details, transcript, contribution, published: planned.published };
+      if (snapshot && canonicalJson(snapshot.record) === canonicalJson(record) && canonicalJson(snapshot.state) === canonicalJson(next)) {
+        return;
+      }
+      try {
+        await store.commit({
+          conversationId,
+          expectedRev: snapshot?.rev ?? null,
+          record,
+          state: next,
+          sortTime: sortTime(record, state),
+          aggregateDeltas: aggregateDelta(prev.contribution, contribution),
+          outbox: planned.events,
+        });
+      } catch (err) {
+        if (!(err instanceof ConcurrentUpdateError)) throw err;
+        log.debug('concurrent update, retrying', { attempt });
+        await sleep(Math.random() * 20 * attempt);
+        continue;
+      }
+      if (!prev.published.completed && planned.published.completed) deps.metrics?.conversationCompleted();
+      for (let i = prev.published.alerts.length; i < planned.published.alerts.length; i++) deps.metrics?.conversationAlert();
+      log.info('conversation updated', { status: record.status, completed: record.details_stored, events: planned.events.length });
+      return;
+    }
+    throw new ConcurrentUpdateError(conversationId);
+  }
+
+  /** Publishes a scope's pending outbox; throws (so the message is retried) if anything is left. */
+  async function flushOutbox(scope: EventScope, key: string): Promise<void> {
+    const pending = await store.pendingOutbox(scope, key);
+    if (pending.length === 0) return;
+    const { failed } = await publisher.publish(pending.map((p) => p.event));
+    const failedIds = new Set(failed.map((f) => f.detail.event_id));
+    await store.deleteOutbox(pending.filter((p) => !failedIds.has(p.event.detail.event_id)));
+    if (failed.length) throw new Error(`${failed.length} event(s) not accepted by the bus; they stay in the outbox`);
+  }
+
+  async function processMessage(body: string, receivedAt: string, log: Logger = baseLog.createChild()): Promise<void> {
+    const parsed = parseEnvelope(body);
+    if (!parsed.ok) throw new UnprocessableMessageError(`invalid envelope on the queue: ${parsed.code}`);
+    const { envelope, timestampMs } = parsed;
+    const key = eventKey(envelope);
+    const stored: StoredEvent = { key, envelope, timestampMs, receivedAt };
+    let scope = scopeOf(envelope.data);
+    const callId = callIdOf(envelope.data);
+    if (scope.kind === 'call') {
+      const linked = await store.getCallLink(scope.callId);
+      if (linked) scope = { kind: 'conversation', conversationId: linked };
+    }
+    if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
+
+    const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
+    const isNew = await store.insertEvent(scope, stored, outbox);
+    log.info(isNew ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+
+    if (scope.kind === 'conversation') {
+      if (callId) await store.linkCall(callId, scope.conversationId);
+      await reconcileConversation(scope.conversationId, log);
+    } else if (scope.kind === 'call') {
+      // Written before the read: of this message and the one that links the call, at least one
+      // sees the other, so the call's events always reach the conversation.
+      const linked = await store.getCallLink(scope.callId);
+      if (linked) {
+        log.appendKeys({ conversation_id: linked });
+        await reconcileConversation(linked, log);
+        await flushOutbox({ kind: 'conversation', conversationId: linked }, key);
+      }
+    }
+    await flushOutbox(scope, key);
+  }
+
+  async function recordHandler(record: SQSRecord): Promise<void> {
+    const receivedAt = record.messageAttributes?.receivedAt?.stringValue ?? new Date(Number(record.attributes.SentTimestamp) || now()).toISOString();
+    const log = baseLog.createChild();
+    log.appendKeys({ message_id: record.messageId });
+    try {
+      await processMessage(record.body, receivedAt, log);
+    } catch (err) {
+      const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+      const name = err instanceof Error ? err.name : 'Error';
+      const message = err instanceof Error ? err.message : String(err);
+      log.warn('message failed; it will be retried', { receive_count: receiveCount, error: name, reason: message });
+      if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${name}: ${message}`, log);
+      throw err;
+    }
+  }
+
+  /** The last attempt failed: SQS moves the message to the DLQ; tell the platform's consumers. */
+  async function raiseDeadLetter(record: SQSRecord, receiveCount: number, error: string, log: Logger) {
+    deps.metrics?.deadLettered();
+    const parsed = parseEnvelope(record.body);
+    const data = parsed.ok ? parsed.envelope.data : {};
+    const scope = scopeOf(data);
+    const alert = deadLetterAlert({
+      messageId: record.messageId,
+      receiveCount,
+      event: parsed.ok ? parsed.envelope.event : null,
+      conversationId: scope.kind === 'conversation' ? scope.conversationId : null,
+      error: error.slice(0, 300),
+      now: new Date(now()).toISOString(),
+    });
+    log.error('message dead-lettered', { receive_count: receiveCount });
+    try {
+      const { failed } = await publisher.publish([alert]);
+      if (failed.length) log.error('could not publish the dead-letter alert; the DLQ alarm still fires');
+    } catch {
+      log.error('could not publish the dead-letter alert; the DLQ alarm still fires');
+    }
+  }
+
+  return { processMessage, recordHandler, reconcileConversation, flushOutbox };
+}
+
+/** The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). */
+export function createProcessorHandler(deps: ProcessorDeps) {
+  const { recordHandler } = createProcessor(deps);
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const processor = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, recordHandler, processor, { context: context as Context });
+  };
+}

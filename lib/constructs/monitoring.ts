@@ -1,0 +1,219 @@
+import { Duration } from 'aws-cdk-lib';
+import type { IHttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from './node-function.js';
+
+/** Custom metrics the functions write (EMF, namespace `ThreeTonePipeline`, dimension `service`). */
+export const CustomMetric = {
+  SignatureFailures: 'SignatureFailures',
+  WebhooksAccepted: 'WebhooksAccepted',
+  ConversationsCompleted: 'ConversationsCompleted',
+  ConversationAlerts: 'ConversationAlerts',
+  ThreeToneThrottled: 'ThreeToneThrottled',
+  DeadLettered: 'DeadLettered',
+} as const;
+
+export interface MonitoringProps {
+  /** The `service` dimension of the custom metrics (POWERTOOLS_SERVICE_NAME). */
+  readonly serviceName: string;
+  readonly functions: {
+    readonly ingest: IFunction;
+    readonly processor: IFunction;
+    readonly query: IFunction;
+    readonly reconciler: IFunction;
+  };
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  readonly apiStage: IHttpStage;
+  /** Subscribed to the alarm topic when set. @default - no subscription */
+  readonly alarmEmail?: string;
+  readonly thresholds: {
+    readonly queueAgeSeconds: number;
+    readonly processorErrors: number;
+    readonly api5xx: number;
+    readonly signatureFailures: number;
+    readonly threeToneThrottled: number;
+  };
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+const RUNBOOK = 'Runbook: docs/aws-deployment.md, "Alarms and what to do"';
+
+/**
+ * Alarms on everything that means lost, stuck or refused work, sent to one SNS topic (alarm and
+ * recovery), and a dashboard of the pipeline's throughput, latency, outcomes and errors.
+ */
+export class Monitoring extends Construct {
+  public readonly topic: Topic;
+  public readonly dashboard: Dashboard;
+  public readonly alarms: Record<
+    'deadLetterQueue' | 'queueAge' | 'processorErrors' | 'reconcilerErrors' | 'api5xx' | 'signatureFailures' | 'threeToneThrottled',
+    Alarm
+  >;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { functions: fn, thresholds: t } = props;
+
+    // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and the
+    // messages carry alarm names and states only, no conversation data.
+    this.topic = new Topic(this, 'AlarmTopic', { displayName: 'ThreeTone pipeline alarms', enforceSSL: true });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+
+    const custom = (metricName: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: props.serviceName },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+
+    const alarm = (id: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1) => {
+      const a = new Alarm(this, id, {
+        metric,
+        threshold,
+        evaluationPeriods,
+        datapointsToAlarm: evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${description} ${RUNBOOK}.`,
+      });
+      a.addAlarmAction(new SnsAction(this.topic));
+      a.addOkAction(new SnsAction(this.topic));
+      return a;
+    };
+
+    this.alarms = {
+      deadLetterQueue: alarm(
+        'DeadLetterQueueNotEmpty',
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        1,
+        'Webhooks failed processing on every delivery and wait in the dead-letter queue.',
+      ),
+      queueAge: alarm(
+        'QueueOldestMessageAge',
+        props.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        t.queueAgeSeconds,
+        `The oldest queued webhook has waited ${t.queueAgeSeconds} s or more for 5 minutes: processing is stuck or too slow.`,
+        5,
+      ),
+      processorErrors: alarm(
+        'ProcessorErrors',
+        fn.processor.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
+        t.processorErrors,
+        'Processor invocations failed as a whole (crash, timeout, cold-start configuration error).',
+      ),
+      reconcilerErrors: alarm(
+        'ReconcilerErrors',
+        fn.reconciler.metricErrors({ statistic: 'Sum', period: Duration.minutes(30) }),
+        1,
+        'A reconciler run failed; missed conversations are not being repaired.',
+      ),
+      api5xx: alarm(
+        'Api5xx',
+        props.apiStage.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }),
+        t.api5xx,
+        'The HTTP API answered 5xx (webhook ingest or a query route); ThreeTone retries refused webhooks.',
+      ),
+      signatureFailures: alarm(
+        'SignatureFailureSpike',
+        custom(CustomMetric.SignatureFailures),
+        t.signatureFailures,
+        'Many webhooks failed signature or replay-window checks: a secret mismatch after a rotation, or forged traffic.',
+      ),
+      threeToneThrottled: alarm(
+        'ThreeToneThrottled',
+        custom(CustomMetric.ThreeToneThrottled),
+        t.threeToneThrottled,
+        'ThreeTone answered 429 (rate limit 100 requests/minute, 1000/hour) repeatedly.',
+      ),
+    };
+
+    const perMinute = (metricName: string, label: string) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: props.serviceName },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+        label,
+      });
+    const minute = { period: Duration.minutes(1) };
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Webhooks per minute',
+        width: 8,
+        left: [
+          perMinute(CustomMetric.WebhooksAccepted, 'accepted'),
+          perMinute(CustomMetric.SignatureFailures, 'signature or replay failures'),
+          props.apiStage.metricCount({ ...minute, statistic: 'Sum', label: 'API requests (all routes)' }),
+        ],
+      }),
+      new GraphWidget({
+        title: 'Ingest latency (ms)',
+        width: 8,
+        left: [
+          props.apiStage.metricLatency({ ...minute, statistic: 'p50', label: 'API p50' }),
+          props.apiStage.metricLatency({ ...minute, statistic: 'p99', label: 'API p99' }),
+          fn.ingest.metricDuration({ ...minute, statistic: 'p99', label: 'ingest function p99' }),
+        ],
+      }),
+      new GraphWidget({
+        title: 'Conversations completed and alerts',
+        width: 8,
+        left: [
+          perMinute(CustomMetric.ConversationsCompleted, 'completed'),
+          perMinute(CustomMetric.ConversationAlerts, 'conversation alerts'),
+        ],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Errors',
+        width: 8,
+        left: [
+          fn.ingest.metricErrors({ ...minute, label: 'ingest' }),
+          fn.processor.metricErrors({ ...minute, label: 'processor' }),
+          fn.query.metricErrors({ ...minute, label: 'query' }),
+          fn.reconciler.metricErrors({ ...minute, label: 'reconciler' }),
+          props.apiStage.metricServerError({ ...minute, statistic: 'Sum', label: 'API 5xx' }),
+          perMinute(CustomMetric.DeadLettered, 'dead-lettered'),
+        ],
+      }),
+      new GraphWidget({
+        title: 'Work queue',
+        width: 8,
+        left: [
+          props.queue.metricApproximateNumberOfMessagesVisible({ ...minute, statistic: 'Maximum', label: 'waiting' }),
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...minute, statistic: 'Maximum', label: 'dead-letter queue' }),
+        ],
+        right: [props.queue.metricApproximateAgeOfOldestMessage({ ...minute, statistic: 'Maximum', label: 'oldest (s)' })],
+      }),
+      new GraphWidget({
+        title: 'ThreeTone API',
+        width: 8,
+        left: [perMinute(CustomMetric.ThreeToneThrottled, '429 responses')],
+        right: [fn.processor.metricDuration({ ...minute, statistic: 'p99', label: 'processor p99 (ms)' })],
+      }),
+    );
+    this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: Object.values(this.alarms) }));
+  }
+}

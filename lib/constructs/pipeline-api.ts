@@ -1,0 +1,121 @@
+import { Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  type CfnStage,
+  HttpApi,
+  HttpMethod,
+  type HttpRoute,
+  type HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { Throttle } from '../config.js';
+
+/** The webhook route ThreeTone posts to (DESIGN.md). */
+export const WEBHOOK_PATH = '/webhooks/threetone';
+
+/** The read routes, IAM-authorized (SigV4-signed requests from principals allowed execute-api:Invoke). */
+export const QUERY_PATHS = [
+  '/conversations',
+  '/conversations/{conversation_id}',
+  '/conversations/{conversation_id}/transcript',
+  '/agents/{agent_id}/metrics',
+] as const;
+
+export interface PipelineApiProps {
+  readonly ingest: IFunction;
+  readonly query: IFunction;
+  /** Throttling of `POST /webhooks/threetone`. */
+  readonly webhookThrottle: Throttle;
+  /** Throttling of every other route (the stage default). */
+  readonly queryThrottle: Throttle;
+  readonly logRetention: RetentionDays;
+}
+
+/**
+ * One HTTP API: the public webhook route (authenticated by its HMAC signature in the ingest function,
+ * since ThreeTone cannot sign with SigV4) and the IAM-authorized query routes, each throttled, with
+ * JSON access logs.
+ */
+export class PipelineApi extends Construct {
+  public readonly api: HttpApi;
+  public readonly stage: HttpStage;
+  public readonly webhookRoute: HttpRoute;
+  public readonly queryRoutes: HttpRoute[];
+  public readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: PipelineApiProps) {
+    super(scope, id);
+
+    this.api = new HttpApi(this, 'HttpApi', {
+      description: 'ThreeTone webhook receiver and conversation query API',
+      createDefaultStage: false,
+    });
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.queryThrottle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            time: '$context.requestTime',
+            route: '$context.routeKey',
+            status: '$context.status',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            responseLength: '$context.responseLength',
+            sourceIp: '$context.identity.sourceIp',
+            // Who called a query route (IAM principal); empty on the webhook route.
+            caller: '$context.identity.userArn',
+            error: '$context.error.message',
+            integrationError: '$context.integrationErrorMessage',
+          }),
+        ),
+      },
+    });
+
+    const [webhookRoute] = this.api.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [HttpMethod.POST],
+      integration: new HttpLambdaIntegration('Ingest', props.ingest),
+    });
+    this.webhookRoute = webhookRoute!;
+    Validations.of(this.webhookRoute).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'ThreeTone cannot sign requests with SigV4 or send a token an authorizer could check; every request is ' +
+        'authenticated by its HMAC-SHA256 signature over the raw body (constant-time compare, replay window) in ' +
+        'the ingest function, and unauthenticated requests get 401 with nothing stored. The route is throttled.',
+    });
+
+    const authorizer = new HttpIamAuthorizer();
+    const queryIntegration = new HttpLambdaIntegration('Query', props.query);
+    this.queryRoutes = QUERY_PATHS.flatMap((path) =>
+      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration: queryIntegration, authorizer }),
+    );
+
+    // Route-level throttling for the webhook route (the L2 stage only sets the default).
+    const cfnStage = this.stage.node.defaultChild as CfnStage;
+    cfnStage.routeSettings = {
+      [`POST ${WEBHOOK_PATH}`]: {
+        throttlingRateLimit: props.webhookThrottle.rateLimit,
+        throttlingBurstLimit: props.webhookThrottle.burstLimit,
+      },
+    };
+    // Route settings name a route key, which must exist before the stage is updated.
+    cfnStage.node.addDependency(this.webhookRoute);
+  }
+
+  /** The URL to register with ThreeTone. */
+  public get webhookUrl(): string {
+    return `${this.api.apiEndpoint}${WEBHOOK_PATH}`;
+  }
+}

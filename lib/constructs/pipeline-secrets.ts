@@ -1,0 +1,53 @@
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export interface PipelineSecretsProps {
+  /** Import this secret instead of creating the webhook secret. @default - created, with a random value */
+  readonly webhookSecretArn?: string;
+  /** Import this secret instead of creating the API key secret. @default - created, with a placeholder to replace */
+  readonly apiKeySecretArn?: string;
+}
+
+/**
+ * The two secrets the functions read at run time: the webhook signing secret(s) and the ThreeTone
+ * API key. Each is either created here or imported by its complete ARN. Created secrets are kept when
+ * the stack is deleted: ThreeTone holds a copy of the webhook secret, and losing it breaks delivery.
+ */
+export class PipelineSecrets extends Construct {
+  /** SecretString: one webhook secret, or several comma-separated (rotation without downtime). */
+  public readonly webhookSecret: ISecret;
+  /** SecretString: the ThreeTone API key (or `{"apiKey": "..."}`). */
+  public readonly apiKeySecret: ISecret;
+
+  constructor(scope: Construct, id: string, props: PipelineSecretsProps = {}) {
+    super(scope, id);
+
+    this.webhookSecret = props.webhookSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'WebhookSecret', props.webhookSecretArn)
+      : this.created('WebhookSecret', {
+          description: 'ThreeTone webhook signing secret(s), comma-separated; register the first with ThreeTone',
+          // A random value usable as-is when registering the webhook with ThreeTone.
+          generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+        }, 'several comma-separated webhook secrets are accepted at once, so a new one is added, registered with ThreeTone, and the old one removed afterwards');
+
+    this.apiKeySecret = props.apiKeySecretArn
+      ? Secret.fromSecretCompleteArn(this, 'ApiKeySecret', props.apiKeySecretArn)
+      : this.created('ApiKeySecret', {
+          description: 'ThreeTone API key (x-api-key); replace the generated placeholder with your key',
+          generateSecretString: { passwordLength: 32, excludePunctuation: true, includeSpace: false },
+        }, 'a new key is created at ThreeTone, stored with put-secret-value, and the old key revoked once the functions\' 5-minute cache has expired');
+  }
+
+  private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string): Secret {
+    const secret = new Secret(this, id, { ...props, removalPolicy: RemovalPolicy.RETAIN });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The value is issued by or registered at ThreeTone, and no confirmed ThreeTone API lets a rotation Lambda ' +
+        `change it there, so Secrets Manager cannot rotate it alone. Rotation is a documented manual step without downtime: ${rotation} ` +
+        '(docs/aws-deployment.md, "Rotating secrets").',
+    });
+    return secret;
+  }
+}

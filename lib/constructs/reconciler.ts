@@ -1,0 +1,65 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { type FunctionDefaults, NodeFunction } from './node-function.js';
+
+export interface ReconcilerProps {
+  readonly defaults: FunctionDefaults;
+  readonly entry: string;
+  readonly table: ITable;
+  readonly bus: IEventBus;
+  /** Repairs are queued here, for the processor (one code path for every change). */
+  readonly queue: IQueue;
+  readonly apiKeySecret: ISecret;
+  /** @default Duration.minutes(15) */
+  readonly every?: Duration;
+  readonly settings: {
+    readonly threeToneApiUrl: string;
+    readonly threeToneTimeoutMs: number;
+    readonly lookbackHours: number;
+    readonly outboxGraceSeconds: number;
+  };
+}
+
+/**
+ * On a schedule: lists recent conversations from ThreeTone and queues a repair for any the table
+ * missed, and publishes outbox entries a crash left behind.
+ */
+export class Reconciler extends Construct {
+  public readonly handler: NodeFunction;
+  public readonly schedule: Rule;
+
+  constructor(scope: Construct, id: string, props: ReconcilerProps) {
+    super(scope, id);
+    const every = props.every ?? Duration.minutes(15);
+    const s = props.settings;
+
+    this.handler = new NodeFunction(this, 'Reconciler', {
+      defaults: props.defaults,
+      entry: props.entry,
+      description: 'Repairs conversations missed by the webhooks and publishes stranded outbox entries',
+      // Finishes well before the next run starts.
+      timeout: Duration.seconds(Math.min(300, every.toSeconds())),
+      // The next scheduled run does the same work; a retry would only add calls against ThreeTone's quota.
+      retryAttempts: 0,
+    })
+      .bindTable(props.table, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:DeleteItem'])
+      .bindEventBus(props.bus)
+      .bindQueue(props.queue, ['sqs:SendMessage'])
+      .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
+      .setEnv('THREETONE_API_URL', s.threeToneApiUrl)
+      .setEnv('THREETONE_TIMEOUT_MS', String(s.threeToneTimeoutMs))
+      .setEnv('RECONCILE_LOOKBACK_HOURS', String(s.lookbackHours))
+      .setEnv('OUTBOX_GRACE_SECONDS', String(s.outboxGraceSeconds));
+
+    this.schedule = new Rule(this, 'Schedule', {
+      description: 'Runs the ThreeTone reconciler',
+      schedule: Schedule.rate(every),
+      targets: [new LambdaFunction(this.handler.function, { retryAttempts: 0 })],
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import { join } from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { PipelineConfig } from './config.js';
+import { ConversationProcessor } from './constructs/conversation-processor.js';
+import { ConversationQuery } from './constructs/conversation-query.js';
+import { Monitoring } from './constructs/monitoring.js';
+import type { FunctionDefaults } from './constructs/node-function.js';
+import { PipelineApi } from './constructs/pipeline-api.js';
+import { Reconciler } from './constructs/reconciler.js';
+import { WebhookIngest } from './constructs/webhook-ingest.js';
+
+/** Repository root: package.json, package-lock.json and functions/ live here. */
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+
+export interface StatelessStackProps extends StackProps {
+  readonly config: PipelineConfig;
+  readonly table: ITable;
+  readonly bus: IEventBus;
+  readonly webhookSecret: ISecret;
+  readonly apiKeySecret: ISecret;
+  /**
+   * Directory holding `<name>/handler.ts` for ingest, processor, query and reconciler.
+   * @default `<project root>/functions`
+   */
+  readonly functionsDir?: string;
+}
+
+/**
+ * Everything that can be destroyed and redeployed without losing data: the HTTP API, the functions,
+ * the work queue and its DLQ, the reconciler schedule, alarms and the dashboard.
+ */
+export class StatelessStack extends Stack {
+  public readonly api: PipelineApi;
+  public readonly ingest: WebhookIngest;
+  public readonly processing: ConversationProcessor;
+  public readonly query: ConversationQuery;
+  public readonly reconciler: Reconciler;
+  public readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const functionsDir = props.functionsDir ?? join(PROJECT_ROOT, 'functions');
+    const entry = (name: string) => join(functionsDir, name, 'handler.ts');
+    const defaults: FunctionDefaults = { projectRoot: PROJECT_ROOT, ...config.functions };
+
+    this.processing = new ConversationProcessor(this, 'Processing', {
+      defaults,
+      entry: entry('processor'),
+      table: props.table,
+      bus: props.bus,
+      apiKeySecret: props.apiKeySecret,
+      timeout: Duration.seconds(config.processor.timeoutSeconds),
+      batchSize: config.processor.batchSize,
+      maxConcurrency: config.processor.maxConcurrency,
+      maxReceiveCount: config.processor.maxReceiveCount,
+      settings: {
+        threeToneApiUrl: config.threeTone.apiUrl,
+        threeToneTimeoutMs: config.threeTone.timeoutMs,
+        threeToneMaxRetries: config.threeTone.maxRetries,
+        alertLongDurationSeconds: config.processor.alertLongDurationSeconds,
+        alertLowSatisfaction: config.processor.alertLowSatisfaction,
+        rawEventRetentionDays: config.retention.rawEventDays,
+        transcriptRetentionDays: config.retention.transcriptDays,
+        recordRetentionDays: config.retention.recordDays,
+        redactPersonalData: config.processor.redactPersonalData,
+      },
+    });
+
+    this.ingest = new WebhookIngest(this, 'Webhook', {
+      defaults,
+      entry: entry('ingest'),
+      queue: this.processing.queue,
+      webhookSecret: props.webhookSecret,
+      signatureHeader: config.threeTone.signatureHeader,
+      signaturePrefix: config.threeTone.signaturePrefix,
+      replayWindowSeconds: config.webhook.replayWindowSeconds,
+    });
+
+    this.query = new ConversationQuery(this, 'Query', { defaults, entry: entry('query'), table: props.table });
+
+    this.reconciler = new Reconciler(this, 'Reconcile', {
+      defaults,
+      entry: entry('reconciler'),
+      table: props.table,
+      bus: props.bus,
+      queue: this.processing.queue,
+      apiKeySecret: props.apiKeySecret,
+      every: Duration.minutes(config.reconciler.scheduleMinutes),
+      settings: {
+        threeToneApiUrl: config.threeTone.apiUrl,
+        threeToneTimeoutMs: config.threeTone.timeoutMs,
+        lookbackHours: config.reconciler.lookbackHours,
+        outboxGraceSeconds: config.reconciler.outboxGraceSeconds,
+      },
+    });
+
+    this.api = new PipelineApi(this, 'Api', {
+      ingest: this.ingest.handler.function,
+      query: this.query.handler.function,
+      webhookThrottle: config.webhook.throttle,
+      queryThrottle: config.query.throttle,
+      logRetention: config.functions.logRetention,
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      serviceName: config.functions.serviceName,
+      functions: {
+        ingest: this.ingest.handler.function,
+        processor: this.processing.processor.function,
+        query: this.query.handler.function,
+        reconciler: this.reconciler.handler.function,
+      },
+      queue: this.processing.queue,
+      deadLetterQueue: this.processing.deadLetterQueue,
+      apiStage: this.api.stage,
+      alarmEmail: config.alarms.email,
+      thresholds: config.alarms,
+    });
+
+    new CfnOutput(this, 'WebhookUrl', { description: 'Register this URL with ThreeTone', value: this.api.webhookUrl });
+    new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the IAM-authorized query routes', value: this.api.api.apiEndpoint });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.processing.deadLetterQueue.queueArn });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Drives the real processor handler against a real DynamoDB Local table, with an in-memory
+ * ThreeTone API whose failures the test controls and a recording bus. Deliveries go through a tiny
+ * SQS-like loop: failed records (batchItemFailures or a thrown batch) come back with
+ * ApproximateReceiveCount + 1, in a new, shuffled batch.
+ */
+import { randomUUID } from 'node:crypto';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
+import type { BusEvent } from '#core/bus-events.js';
+import type { Envelope } from '#core/types.js';
+import type { EventPublisher, ThreeToneApi } from '#functions/ports.js';
+import { createProcessorHandler } from '#functions/processor/processor.js';
+import { createTestTable, type TestTable } from './dynamodb.js';
+
+export const THRESHOLDS = { longDurationSeconds: 600, lowSatisfaction: 2.5 };
+
+/** ThreeTone's REST API as a map of conversation id → details body, with injectable failures. */
+export class FakeThreeTone implements ThreeToneApi {
+  readonly details = new Map<string, Record<string, unknown>>();
+  readonly transcripts = new Map<string, unknown>();
+  readonly calls: string[] = [];
+  /** Errors to throw on the next calls (FIFO), e.g. a retryable 500 or a timeout. */
+  readonly failures: Error[] = [];
+
+  async getConversation(id: string) {
+    this.calls.push(`details:${id}`);
+    const f = this.failures.shift();
+    if (f) throw f;
+    return this.details.get(id) ?? null;
+  }
+  async getTranscript(id: string) {
+    this.calls.push(`transcript:${id}`);
+    return this.transcripts.get(id) ?? null;
+  }
+  async listConversations() {
+    return { conversations: [], nextCursor: null };
+  }
+}
+
+/** A bus that records what it accepted and can refuse the next N entries (like FailedEntryCount). */
+export class RecordingBus implements EventPublisher {
+  readonly events: BusEvent[] = [];
+  failNextEntries = 0;
+  async publish(events: readonly BusEvent[]) {
+    const failed: BusEvent[] = [];
+    for (const e of events) {
+      if (this.failNextEntries > 0) {
+        this.failNextEntries--;
+        failed.push(e);
+      } else this.events.push(e);
+    }
+    return { failed };
+  }
+  ofType(detailType: string) {
+    return this.events.filter((e) => e.detailType === detailType);
+  }
+  /** Distinct by event_id, as a consumer that dedupes sees them. */
+  distinct(detailType: string) {
+    return [...new Map(this.ofType(detailType).map((e) => [e.detail.event_id, e])).values()];
+  }
+}
+
+export interface Harness {
+  table: TestTable;
+  api: FakeThreeTone;
+  bus: RecordingBus;
+  handler: ReturnType<typeof createProcessorHandler>;
+  /** Delivers the bodies in batches until every message succeeded or was dead-lettered. */
+  deliver(bodies: string[], opts?: { batchSize?: number; maxReceiveCount?: number; shuffle?: boolean }): Promise<{ deadLettered: string[]; attempts: number }>;
+  agentDays(agentId: string): Promise<AgentDay[]>;
+  close(): Promise<void>;
+}
+
+export const body = (e: Envelope) => JSON.stringify(e);
+
+export function sqsRecord(bodyText: string, receiveCount = 1, messageId = randomUUID()): SQSRecord {
+  const now = Date.now();
+  return {
+    messageId,
+    receiptHandle: randomUUID(),
+    body: bodyText,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(now),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(now),
+    },
+    messageAttributes: { receivedAt: { stringValue: new Date(now).toISOString(), dataType: 'String' } },
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:local:000000000000:webhooks',
+    awsRegion: 'local',
+  };
+}
+
+function shuffled<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+export async function createHarness(opts: { maxReceiveCount?: number } = {}): Promise<Harness> {
+  const table = await createTestTable();
+  const api = new FakeThreeTone();
+  const bus = new RecordingBus();
+  const maxReceiveCount = opts.maxReceiveCount ?? 5;
+  const store = createDynamoDbConversationStore(table.doc, table.tableName, { retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 } });
+  const handler = createProcessorHandler({
+    store,
+    api,
+    publisher: bus,
+    config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'] },
+    sleep: async () => undefined,
+  });
+
+  return {
+    table,
+    api,
+    bus,
+    handler,
+    async deliver(bodies, o = {}) {
+      const batchSize = o.batchSize ?? 10;
+      const limit = o.maxReceiveCount ?? maxReceiveCount;
+      let queue = bodies.map((b) => ({ id: randomUUID(), body: b, count: 0 }));
+      const deadLettered: string[] = [];
+      let attempts = 0;
+      while (queue.length) {
+        if (o.shuffle !== false) queue = shuffled(queue);
+        const batch = queue.splice(0, batchSize);
+        batch.forEach((m) => m.count++);
+        attempts++;
+        const event: SQSEvent = { Records: batch.map((m) => sqsRecord(m.body, m.count, m.id)) };
+        let failedIds: Set<string>;
+        try {
+          const res = await handler(event);
+          failedIds = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+        } catch {
+          failedIds = new Set(batch.map((m) => m.id));
+        }
+        for (const m of batch) {
+          if (!failedIds.has(m.id)) continue;
+          if (m.count >= limit) deadLettered.push(m.body);
+          else queue.push(m);
+        }
+      }
+      return { deadLettered, attempts };
+    },
+    async agentDays(agentId) {
+      const out = await table.doc.send(
+        new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `AGENT#${agentId}` } }),
+      );
+      return (out.Items ?? []).map((it) => {
+        const counters = emptyCounters();
+        for (const k of COUNTERS) counters[k] = Number(it[k] ?? 0);
+        const topics: Record<string, number> = {};
+        for (const [k, v] of Object.entries(it)) if (k.startsWith('topic:')) topics[k.slice(6)] = Number(v);
+        return { date: String(it.date), counters, topics };
+      });
+    },
+    close: () => table.drop(),
+  };
+}

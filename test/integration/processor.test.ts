@@ -1,0 +1,232 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DetailType } from '#core/bus-events.js';
+import type { Envelope } from '#core/types.js';
+import { ThreeToneError } from '#adapters/threetone-http.js';
+import { body, createHarness, type Harness, sqsRecord } from '#test/helpers/processor-harness.js';
+
+const DAY = '2026-11-20';
+const t = (hhmmss: string) => `${DAY}T${hhmmss}Z`;
+const env = (event: string, timestamp: string, data: Record<string, unknown>): Envelope => ({ event, timestamp, data });
+
+interface Spec {
+  id: string;
+  agent: string;
+  startedAt: string;
+  endedAt: string;
+  duration: number;
+  resolved: boolean;
+  satisfaction: number | null;
+  topics: string[];
+  escalate?: boolean;
+}
+
+/** Webhooks of one conversation: started, maybe escalated, ended (and a call_ended twin). */
+function webhooks(s: Spec): Envelope[] {
+  const out = [
+    env('conversation_started', s.startedAt, { conversation_id: s.id, agent_id: s.agent, direction: 'inbound', phone_number: '+15550100' }),
+    env('conversation_ended', s.endedAt, { conversation_id: s.id, agent_id: s.agent }),
+    env('call_ended', s.endedAt, { conversation_id: s.id, call_id: `call-${s.id}`, agent_id: s.agent }),
+  ];
+  if (s.escalate) out.push(env('escalation_triggered', s.startedAt.replace(/:00Z$/, ':30Z'), { conversation_id: s.id, agent_id: s.agent, reason: 'customer asked for a human' }));
+  return out;
+}
+
+/** Details in the guide shape for even conversations, the reference shape for odd ones. */
+function details(s: Spec, i: number): Record<string, unknown> {
+  const transcript = [
+    { role: 'user', message: 'hi', time_in_call_secs: 1 },
+    { role: 'agent', message: 'hello', time_in_call_secs: 3 },
+  ];
+  return i % 2 === 0
+    ? { conversation_id: s.id, agent_id: s.agent, duration_seconds: s.duration, turn_count: 2, resolution_status: s.resolved ? 'resolved' : 'unresolved', satisfaction_score: s.satisfaction, topics: s.topics, transcript }
+    : { conversation_id: s.id, agent_id: s.agent, status: 'done', metadata: { call_duration_secs: s.duration, start_time_unix_secs: Date.parse(s.startedAt) / 1000 }, message_count: 2, analysis: { call_successful: s.resolved ? 'success' : 'failure' }, rating: s.satisfaction, topics: s.topics };
+}
+
+function specs(n: number): Spec[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `conv-${i}`,
+    agent: `agent-${i % 3}`,
+    startedAt: t(`1${i % 10}:0${i % 6}:00`),
+    endedAt: t(`1${i % 10}:3${i % 6}:00`),
+    duration: 60 + i * 7,
+    resolved: i % 3 !== 1,
+    satisfaction: i % 4 === 3 ? null : 1 + ((i * 37) % 40) / 10,
+    topics: i % 2 ? ['billing'] : ['billing', 'pricing'],
+    escalate: i % 5 === 0,
+  }));
+}
+
+describe('processor through the handler, on DynamoDB Local', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+  });
+  afterEach(() => h.close());
+
+  it('duplicated and shuffled deliveries give exact aggregates and one Conversation Completed each', async () => {
+    const convs = specs(18);
+    convs.forEach((s, i) => h.api.details.set(s.id, details(s, i)));
+    const hooks = convs.flatMap(webhooks).map(body);
+    // every webhook delivered twice (ThreeTone retry) and a third of them three times (SQS redelivery)
+    const deliveries = [...hooks, ...hooks, ...hooks.filter((_, i) => i % 3 === 0)];
+
+    const { deadLettered } = await h.deliver(deliveries, { batchSize: 7 });
+
+    expect(deadLettered).toEqual([]);
+    for (const agent of ['agent-0', 'agent-1', 'agent-2']) {
+      const mine = convs.filter((c) => c.agent === agent);
+      const [day] = await h.agentDays(agent);
+      const rated = mine.filter((c) => c.satisfaction !== null);
+      expect(day?.date).toBe(DAY);
+      expect(day?.counters).toEqual({
+        conversations: mine.length,
+        resolved: mine.filter((c) => c.resolved).length,
+        duration_ms_sum: mine.reduce((a, c) => a + c.duration * 1000, 0),
+        duration_n: mine.length,
+        turns_sum: mine.length * 2,
+        turns_n: mine.length,
+        satisfaction_milli_sum: rated.reduce((a, c) => a + Math.round(c.satisfaction! * 1000), 0),
+        satisfaction_n: rated.length,
+        escalations: mine.filter((c) => c.escalate).length,
+      });
+      expect(day?.topics).toEqual({ billing: mine.length, pricing: mine.filter((c) => c.topics.includes('pricing')).length });
+    }
+    const completed = h.bus.distinct(DetailType.ConversationCompleted);
+    expect(completed.map((e) => e.detail.conversation_id).sort()).toEqual(convs.map((c) => c.id).sort());
+    expect(h.bus.distinct(DetailType.ConversationStarted)).toHaveLength(convs.length);
+    expect(h.bus.distinct(DetailType.ConversationEscalated)).toHaveLength(convs.filter((c) => c.escalate).length);
+    // one ThreeTone Event per distinct webhook, whatever the duplicates
+    expect(h.bus.distinct(DetailType.ThreeToneEvent)).toHaveLength(hooks.length);
+    // details fetched once per conversation, not once per end event or duplicate
+    expect(h.api.calls.filter((c) => c.startsWith('details:'))).toHaveLength(convs.length);
+  });
+
+  it('stores the normalized record and transcript, from either response shape', async () => {
+    const [a, b] = specs(2);
+    h.api.details.set(a!.id, details(a!, 0));
+    h.api.details.set(b!.id, details(b!, 1));
+    h.api.transcripts.set(b!.id, { transcript: [{ role: 'user', message: 'x', time_in_call_secs: 0 }, { role: 'agent', message: 'y', time_in_call_secs: 2.5, interrupted: true }] });
+
+    await h.deliver([...webhooks(a!), ...webhooks(b!)].map(body));
+
+    for (const s of [a!, b!]) {
+      const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${s.id}`, sk: 'RECORD' } }));
+      expect(Item?.record).toMatchObject({
+        conversation_id: s.id,
+        agent_id: s.agent,
+        call_id: `call-${s.id}`,
+        status: 'ended',
+        direction: 'inbound',
+        started_at: new Date(s.startedAt).toISOString(),
+        duration_seconds: s.duration,
+        turn_count: 2,
+        resolution_status: s.resolved ? 'resolved' : 'unresolved',
+        satisfaction_score: s.satisfaction,
+        topics: s.topics,
+        transcript_turns: 2,
+        details_stored: true,
+      });
+    }
+    const chunks = await h.table.doc.send(
+      new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p AND begins_with(sk, :t)', ExpressionAttributeValues: { ':p': `CONV#${b!.id}`, ':t': 'TRANSCRIPT#' } }),
+    );
+    expect(chunks.Items?.[0]?.turns).toMatchObject([{ role: 'user' }, { role: 'agent', interrupted: true }]);
+  });
+
+  it('retries upstream 500s, 429s and timeouts until the details arrive, counting once', async () => {
+    const [s] = specs(1);
+    h.api.details.set(s!.id, details(s!, 0));
+    h.api.failures.push(
+      new ThreeToneError('ThreeTone answered 500', { retryable: true, status: 500 }),
+      new ThreeToneError('ThreeTone answered 429', { retryable: true, status: 429 }),
+      new ThreeToneError('ThreeTone timed out', { retryable: true }),
+    );
+
+    const { deadLettered, attempts } = await h.deliver(webhooks(s!).map(body), { batchSize: 1, shuffle: false });
+
+    expect(deadLettered).toEqual([]);
+    expect(attempts).toBeGreaterThan(3);
+    const [day] = await h.agentDays(s!.agent);
+    expect(day?.counters.conversations).toBe(1);
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+  });
+
+  it('an ended conversation ThreeTone does not know goes to the DLQ with a Platform Alert, counting nothing', async () => {
+    const [s] = specs(1);
+    const { deadLettered } = await h.deliver([body(webhooks(s!)[1]!)]);
+
+    expect(deadLettered).toHaveLength(1);
+    expect(await h.agentDays(s!.agent)).toEqual([]);
+    const alerts = h.bus.ofType(DetailType.PlatformAlert);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.detail).toMatchObject({ alert_type: 'dead_lettered', source: { conversation_id: s!.id, receive_count: 5 } });
+  });
+
+  it('a partial PutEvents failure keeps the refused events in the outbox and republishes only them', async () => {
+    const [s] = specs(1);
+    h.api.details.set(s!.id, details(s!, 0));
+    h.bus.failNextEntries = 2;
+
+    await h.deliver(webhooks(s!).map(body), { batchSize: 1, shuffle: false });
+
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+    expect(h.bus.distinct(DetailType.ConversationStarted)).toHaveLength(1);
+    // nothing was published twice: the refused entries were resent, the accepted ones were not
+    const ids = h.bus.events.map((e) => e.detail.event_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const outbox = await h.table.doc.send(
+      new QueryCommand({ TableName: h.table.tableName, IndexName: 'by-time', KeyConditionExpression: 'gsi2pk = :o', ExpressionAttributeValues: { ':o': 'OUTBOX' } }),
+    );
+    expect(outbox.Items).toEqual([]);
+    expect((await h.agentDays(s!.agent))[0]?.counters.conversations).toBe(1);
+  });
+
+  it('a later correction moves the conversation between days by the difference', async () => {
+    const [s] = specs(1);
+    h.api.details.set(s!.id, { conversation_id: s!.id, agent_id: s!.agent, turn_count: 4, resolution_status: 'resolved', satisfaction_score: 4 });
+    await h.deliver(webhooks(s!).slice(0, 2).map(body));
+    const before = await h.agentDays(s!.agent);
+    expect(before.map((d) => [d.date, d.counters.conversations])).toEqual([[DAY, 1]]);
+
+    // a late end event past midnight: the conversation now ends (and counts) on the next day
+    await h.deliver([body(env('conversation_ended', '2026-11-21T00:05:00Z', { conversation_id: s!.id }))]);
+
+    const after = Object.fromEntries((await h.agentDays(s!.agent)).map((d) => [d.date, d.counters]));
+    expect(after[DAY]).toMatchObject({ conversations: 0, resolved: 0, duration_ms_sum: 0, satisfaction_n: 0 });
+    expect(after['2026-11-21']).toMatchObject({ conversations: 1, resolved: 1, satisfaction_milli_sum: 4000, duration_n: 1 });
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+    expect(h.bus.distinct(DetailType.ConversationUpdated).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('call events without a conversation id join the conversation once a later event links the call', async () => {
+    h.api.details.set('conv-x', { conversation_id: 'conv-x', agent_id: 'agent-9', duration_seconds: 30 });
+    const callOnly = env('call_started', t('09:00:00'), { call_id: 'call-x', direction: 'outbound', agent_id: 'agent-9' });
+    const linking = env('conversation_ended', t('09:00:30'), { conversation_id: 'conv-x', call_id: 'call-x' });
+
+    await h.deliver([body(callOnly)]);
+    await h.deliver([body(linking)]);
+
+    const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: 'CONV#conv-x', sk: 'RECORD' } }));
+    expect(Item?.record).toMatchObject({ direction: 'outbound', started_at: new Date(t('09:00:00')).toISOString(), call_id: 'call-x', status: 'ended' });
+  });
+
+  it('concurrent batches on one conversation still count it exactly once', async () => {
+    const convs = specs(4);
+    convs.forEach((s, i) => h.api.details.set(s.id, details(s, i)));
+    const hooks = convs.flatMap(webhooks).map(body);
+
+    await Promise.all([0, 1, 2, 3].map(() => h.handler({ Records: hooks.map((b) => sqsRecord(b)) })));
+    await h.deliver(hooks); // anything that lost a race is retried, like SQS would
+
+    const total = (await Promise.all(['agent-0', 'agent-1', 'agent-2'].map((a) => h.agentDays(a)))).flat();
+    expect(total.reduce((n, d) => n + d.counters.conversations, 0)).toBe(4);
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(4);
+  });
+
+  it('redacts personal data from ThreeTone Event details', async () => {
+    await h.deliver([body(env('call_started', t('08:00:00'), { call_id: 'c1', phone_number: '+15550123' }))]);
+    const [raw] = h.bus.ofType(DetailType.ThreeToneEvent);
+    expect(raw?.detail).toMatchObject({ event: 'call_started', data: { call_id: 'c1', phone_number: '[redacted]' } });
+  });
+});
