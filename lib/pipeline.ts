@@ -36,7 +36,7 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
     apiKeySecret: stateful.apiKeySecret,
     functionsDir: options.functionsDir,
   });
-  stateless.addDependency(stateful);
+  stateless.addStackDependency(stateful, 'references the table, bus and secrets');
 
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stateful, stateless };

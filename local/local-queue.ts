@@ -53,6 +53,8 @@ export interface LocalQueueOptions {
   pollIntervalMs?: number;
   /** fsync the journal before `send` resolves. Leave on: it is what makes a 202 durable. @default true */
   fsync?: boolean;
+  /** The journal is rewritten once it holds this many lines and four times as many as live messages. @default 10000 */
+  compactMinLines?: number;
   /** For the records' `eventSourceARN`. @default 'threetone-webhooks' */
   queueName?: string;
   /** For the records' `awsRegion` and ARN. @default 'local' */
@@ -87,8 +89,6 @@ export interface LocalQueue extends WebhookQueue {
 
 /** SQS's maximum message size (raised from 256 KiB to 1 MiB in 2025). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
-/** The journal is rewritten once it holds this many lines and four times as many as live messages. */
-const COMPACT_MIN_LINES = 10_000;
 const SENDER_ID = 'AIDALOCALTHREETONEINGEST';
 
 interface Message {
@@ -116,6 +116,7 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
   const batchSize = positive(opts.batchSize ?? 10, 'batchSize');
   const concurrency = positive(opts.concurrency ?? 1, 'concurrency');
   const pollIntervalMs = positive(opts.pollIntervalMs ?? 50, 'pollIntervalMs');
+  const compactMinLines = positive(opts.compactMinLines ?? 10_000, 'compactMinLines');
   const region = opts.region ?? 'local';
   const eventSourceARN = `arn:aws:sqs:${region}:${opts.account ?? '000000000000'}:${opts.queueName ?? 'threetone-webhooks'}`;
 
@@ -128,7 +129,7 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
   rewriteSync(journalPath, snapshot());
   const journal = new AppendLog(journalPath, opts.fsync ?? true, {
     lines: messages.size,
-    due: (lines) => lines >= COMPACT_MIN_LINES && lines >= 4 * messages.size,
+    due: (lines) => lines >= compactMinLines && lines >= 4 * messages.size,
     snapshot,
   });
   const dlq = new AppendLog(dlqPath, opts.fsync ?? true);

@@ -102,12 +102,13 @@ export class PipelineApi extends Construct {
       this.api.addRoutes({ path, methods: [HttpMethod.GET], integration: queryIntegration, authorizer }),
     );
 
-    // Route-level throttling for the webhook route (the L2 stage only sets the default).
+    // Route-level throttling for the webhook route (the L2 stage only sets the default). The property
+    // is untyped JSON, passed through as written: CloudFormation's PascalCase names.
     const cfnStage = this.stage.node.defaultChild as CfnStage;
     cfnStage.routeSettings = {
       [`POST ${WEBHOOK_PATH}`]: {
-        throttlingRateLimit: props.webhookThrottle.rateLimit,
-        throttlingBurstLimit: props.webhookThrottle.burstLimit,
+        ThrottlingRateLimit: props.webhookThrottle.rateLimit,
+        ThrottlingBurstLimit: props.webhookThrottle.burstLimit,
       },
     };
     // Route settings name a route key, which must exist before the stage is updated.

@@ -284,7 +284,7 @@ describe('query API on DynamoDB Local', () => {
       const allCursor: string = allFirstPage.body.next_cursor;
       const forged = Buffer.from(JSON.stringify({ pk: 'CONV#c1', sk: 'RECORD', gsi2pk: 'OUTBOX', gsi2sk: 'x' })).toString('base64url');
 
-      const cases = [
+      const cases: Record<string, string>[] = [
         { cursor: 'not-base64-json' },
         { cursor: Buffer.from('[1,2]').toString('base64url') },
         { cursor: forged },

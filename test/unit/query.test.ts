@@ -412,7 +412,7 @@ describe('query API: GET /agents/{agent_id}/metrics', () => {
     expect(body(tooLong).error.code).toBe('invalid_parameter');
   });
 
-  it.each([
+  it.each<Record<string, string>>([
     { from: '2024-02-30', to: '2024-03-01' },
     { from: '2023-02-29', to: '2023-03-01' },
     { from: '2024-03-01T00:00:00Z', to: '2024-03-02' },

@@ -346,7 +346,7 @@ describe('createThreeToneHttpClient', () => {
   });
 
   it('does not follow redirects (they would carry the key elsewhere)', async () => {
-    let redirectMode: RequestRedirect | undefined;
+    let redirectMode: RequestInit['redirect'];
     const fetch = (async (_input: string | URL | Request, init?: RequestInit) => {
       redirectMode = init?.redirect;
       return new Response(null, { status: 302, headers: { location: 'https://elsewhere.test/' } });

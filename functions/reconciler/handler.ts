@@ -1,0 +1,24 @@
+/** Reconciler Lambda (scheduled): wiring only. */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
+import { threeToneApiKey } from '#adapters/secret-source.js';
+import { createSqsQueue } from '#adapters/sqs-queue.js';
+import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
+import { loadReconcilerConfig, loadThreeToneClientConfig, requireEnv } from '#functions/config.js';
+import { createReconciler } from './reconciler.js';
+
+const config = loadReconcilerConfig();
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+
+export const handler = createReconciler({
+  api: createThreeToneHttpClient(loadThreeToneClientConfig(), { apiKey: threeToneApiKey(process.env) }),
+  // Retention only applies to writes; the reconciler only reads records and deletes outbox entries.
+  store: createDynamoDbConversationStore(doc, config.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 } }),
+  queue: createSqsQueue(new SQSClient({}), requireEnv(process.env, 'QUEUE_URL')),
+  publisher: createEventBridgePublisher(new EventBridgeClient({}), requireEnv(process.env, 'EVENT_BUS_NAME')),
+  config,
+});

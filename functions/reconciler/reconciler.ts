@@ -1,0 +1,85 @@
+/**
+ * The reconciler, on a schedule:
+ *  1. publishes outbox entries older than a grace period (a processor that crashed between its
+ *     commit and its publish, and whose message was dead-lettered, left them behind);
+ *  2. lists ThreeTone's recent conversations and, for each that has finished but has no stored
+ *     details here (a webhook never arrived, or its processing was dead-lettered), enqueues a
+ *     synthetic `conversation_ended` that the processor handles like any other. Its timestamp is
+ *     deterministic, so two runs enqueue the same event and the processor dedupes it.
+ */
+import type { ReconcilerConfig } from '#functions/config.js';
+import type { ConversationStore, EventPublisher, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
+import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
+
+const FINISHED = new Set(['done', 'completed', 'ended', 'failed', 'finished']);
+const MAX_PAGES = 20;
+const SWEEP_LIMIT = 100;
+
+export interface ReconcilerDeps {
+  api: ThreeToneApi;
+  store: Pick<ConversationStore, 'getRecord' | 'sweepOutbox' | 'deleteOutbox'>;
+  queue: WebhookQueue;
+  publisher: EventPublisher;
+  config: Pick<ReconcilerConfig, 'lookbackHours' | 'outboxGraceSeconds'>;
+  now?: () => number;
+  logger?: Logger;
+}
+
+export interface ReconcileSummary {
+  published: number;
+  unpublished: number;
+  checked: number;
+  enqueued: number;
+}
+
+export function createReconciler(deps: ReconcilerDeps) {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger ?? defaultLogger;
+
+  async function sweepOutbox(): Promise<{ published: number; unpublished: number }> {
+    const entries = await deps.store.sweepOutbox(now() - deps.config.outboxGraceSeconds * 1000, SWEEP_LIMIT);
+    if (entries.length === 0) return { published: 0, unpublished: 0 };
+    const { failed } = await deps.publisher.publish(entries.map((e) => e.event));
+    const failedIds = new Set(failed.map((f) => f.detail.event_id));
+    await deps.store.deleteOutbox(entries.filter((e) => !failedIds.has(e.event.detail.event_id)));
+    return { published: entries.length - failed.length, unpublished: failed.length };
+  }
+
+  async function repairMissed(): Promise<{ checked: number; enqueued: number }> {
+    const startAfterUnix = Math.floor(now() / 1000 - deps.config.lookbackHours * 3600);
+    let cursor: string | undefined;
+    let checked = 0;
+    let enqueued = 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const { conversations, nextCursor } = await deps.api.listConversations({ cursor, pageSize: 100, startAfterUnix });
+      for (const c of conversations) {
+        if (!c.status || !FINISHED.has(c.status.toLowerCase())) continue;
+        checked++;
+        const snapshot = await deps.store.getRecord(c.conversation_id);
+        if (snapshot?.record.details_stored) continue;
+        const duration = Number(c.raw.call_duration_secs ?? c.raw.duration_seconds);
+        const endedUnix = c.start_time_unix_secs !== null ? c.start_time_unix_secs + (Number.isFinite(duration) ? duration : 0) : null;
+        const envelope = {
+          event: 'conversation_ended',
+          timestamp: endedUnix !== null ? new Date(endedUnix * 1000).toISOString() : new Date(now()).toISOString(),
+          data: { conversation_id: c.conversation_id, agent_id: c.agent_id, source: 'reconciler' },
+        };
+        await deps.queue.send({ body: JSON.stringify(envelope), receivedAt: new Date(now()).toISOString() });
+        enqueued++;
+        log.info('missed conversation enqueued', { conversation_id: c.conversation_id });
+      }
+      if (!nextCursor) break;
+      cursor = nextCursor;
+    }
+    return { checked, enqueued };
+  }
+
+  return async (): Promise<ReconcileSummary> => {
+    const swept = await sweepOutbox();
+    const repaired = await repairMissed();
+    const summary = { ...swept, ...repaired };
+    log.info('reconciliation done', { ...summary });
+    if (swept.unpublished > 0) throw new Error(`${swept.unpublished} outbox event(s) still not accepted by the bus`);
+    return summary;
+  };
+}

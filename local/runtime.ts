@@ -1,0 +1,174 @@
+/**
+ * The local runtime: the deployed handler factories wired to local stand-ins for AWS.
+ *
+ *   HTTP server (API Gateway) → ingest → local queue (SQS: durable, at-least-once, DLQ)
+ *   → processor → DynamoDB Local (state under DATA_DIR) + local bus (DATA_DIR/events.jsonl)
+ *   ThreeTone: THREETONE_API_URL, or a built-in simulator that mirrors the accepted webhooks.
+ *
+ * `startLocalRuntime` is what `npm start` runs; tests start it too (on port 0, in a temp dir).
+ */
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
+import { envSecretSource } from '#adapters/secret-source.js';
+import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
+import { parseEnvelope } from '#core/envelope.js';
+import {
+  ConfigError,
+  loadIngestConfig,
+  loadProcessorConfig,
+  loadQueryConfig,
+  loadReconcilerConfig,
+  loadThreeToneClientConfig,
+  numEnv,
+} from '#functions/config.js';
+import { createIngestHandler } from '#functions/ingest/ingest.js';
+import type { WebhookQueue } from '#functions/ports.js';
+import { createProcessorHandler } from '#functions/processor/processor.js';
+import { createQueryHandler } from '#functions/query/query.js';
+import { createReconciler } from '#functions/reconciler/reconciler.js';
+import { logger } from '#functions/shared/logger.js';
+import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { startHttpServer } from './http-server.js';
+import { createLocalBus } from './local-bus.js';
+import { createLocalQueue, type LocalQueue } from './local-queue.js';
+import { startThreeToneSimulator, type ThreeToneSimulator } from './threetone-simulator.js';
+
+/** Printed at start; use your own with THREETONE_WEBHOOK_SECRET. Never use it outside a laptop. */
+export const DEV_WEBHOOK_SECRET = 'local-dev-webhook-secret';
+export const DEV_API_KEY = 'local-dev-api-key';
+const TABLE_NAME = 'threetone-pipeline';
+
+export interface LocalRuntime {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly eventsFile: string;
+  readonly webhookSecret: string;
+  readonly threeToneUrl: string;
+  readonly simulator: ThreeToneSimulator | null;
+  readonly queue: LocalQueue;
+  stop(): Promise<void>;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The simulator only knows what it observed: observations are journaled in DATA_DIR so that after
+ * a restart it still answers for conversations whose messages are still queued.
+ */
+async function observingQueue(inner: WebhookQueue, sim: ThreeToneSimulator | null, journal: string): Promise<WebhookQueue> {
+  if (!sim) return inner;
+  const previous = await readFile(journal, 'utf8').catch(() => '');
+  for (const line of previous.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      sim.observe(JSON.parse(line));
+    } catch {
+      // a torn last line after a crash: skip it
+    }
+  }
+  return {
+    async send(message) {
+      const parsed = parseEnvelope(message.body);
+      if (parsed.ok) {
+        sim.observe(parsed.envelope);
+        await appendFile(journal, `${JSON.stringify(parsed.envelope)}\n`);
+      }
+      await inner.send(message);
+    },
+  };
+}
+
+export async function startLocalRuntime(env: Env = process.env): Promise<LocalRuntime> {
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const port = numEnv(env, 'PORT', 3000, { min: 0, max: 65535, integer: true });
+  const dataDir = resolve(env.DATA_DIR?.trim() || '.local');
+  await mkdir(dataDir, { recursive: true });
+  const webhookSecret = env.THREETONE_WEBHOOK_SECRET?.trim() || DEV_WEBHOOK_SECRET;
+  const apiKey = env.THREETONE_API_KEY?.trim() || DEV_API_KEY;
+  const maxReceiveCount = numEnv(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true });
+  const visibilityTimeoutMs = numEnv(env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', 5, { min: 0 }) * 1000;
+  const reconcileEveryMs = numEnv(env, 'RECONCILE_INTERVAL_SECONDS', 300, { min: 0 }) * 1000;
+
+  // Validate all configuration before starting anything (fail fast, clear message).
+  const ingestConfig = loadIngestConfig(env);
+  const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME, MAX_RECEIVE_COUNT: String(maxReceiveCount) });
+  const queryConfig = loadQueryConfig({ ...env, TABLE_NAME });
+  const reconcilerConfig = loadReconcilerConfig({ ...env, TABLE_NAME });
+  const secrets = envSecretSource(webhookSecret);
+  if (env.THREETONE_API_URL?.trim()) loadThreeToneClientConfig(env);
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const ddb = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
+    stops.push(() => ddb.stop());
+    const client = localDynamoDbClient(ddb.endpoint);
+    stops.push(async () => client.destroy());
+    await ensureTable(client, TABLE_NAME);
+    const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+
+    let simulator: ThreeToneSimulator | null = null;
+    let threeToneUrl = env.THREETONE_API_URL?.trim() ?? '';
+    if (!threeToneUrl) {
+      simulator = await startThreeToneSimulator({
+        apiKey,
+        seed: numEnv(env, 'SIMULATOR_SEED', 7, { integer: true }),
+        rateLimitPerMinute: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_MINUTE', 100, { min: 0, integer: true }),
+      });
+      stops.push(() => simulator!.close());
+      threeToneUrl = simulator.url;
+    }
+    const api = createThreeToneHttpClient(loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl }), { apiKey: async () => apiKey });
+
+    const eventsFile = join(dataDir, 'events.jsonl');
+    const bus = createLocalBus({ file: eventsFile });
+    const queue = createLocalQueue({ dir: join(dataDir, 'queue'), maxReceiveCount, visibilityTimeoutMs });
+    const store = createDynamoDbConversationStore(doc, TABLE_NAME, { retention: processorConfig.retention });
+
+    const ingest = createIngestHandler({
+      queue: await observingQueue(queue, simulator, join(dataDir, 'simulator-observed.jsonl')),
+      secrets,
+      config: ingestConfig,
+    });
+    const processor = createProcessorHandler({ store, api, publisher: bus, config: processorConfig });
+    const query = createQueryHandler({ queries: createDynamoDbQueries(doc, TABLE_NAME), config: queryConfig });
+
+    queue.start((event) => processor(event));
+    stops.push(() => queue.stop());
+
+    if (reconcileEveryMs > 0) {
+      const reconcile = createReconciler({ api, store, queue, publisher: bus, config: reconcilerConfig });
+      const timer = setInterval(() => {
+        reconcile().catch((err: unknown) => logger.warn('reconciliation failed', { error: (err as Error).name }));
+      }, reconcileEveryMs);
+      timer.unref();
+      stops.push(async () => clearInterval(timer));
+    }
+
+    let ready = false;
+    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready });
+    stops.push(() => server.close());
+    ready = true;
+
+    return {
+      url: server.url,
+      dataDir,
+      eventsFile,
+      webhookSecret,
+      threeToneUrl,
+      simulator,
+      queue,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+export { ConfigError };

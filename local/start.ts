@@ -1,0 +1,50 @@
+/**
+ * `npm start`: the whole pipeline on this machine, with no AWS account. See README "Run it locally".
+ */
+import { ConfigError } from '#functions/config.js';
+import { DEV_WEBHOOK_SECRET, startLocalRuntime } from './runtime.js';
+
+process.env.POWERTOOLS_DEV ??= 'true';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+try {
+  const rt = await startLocalRuntime();
+  const secretNote = rt.webhookSecret === DEV_WEBHOOK_SECRET ? `${rt.webhookSecret}  (development default: set THREETONE_WEBHOOK_SECRET for your own)` : '(from THREETONE_WEBHOOK_SECRET)';
+  console.log(
+    [
+      '',
+      `threetone-pipeline is running on ${rt.url}`,
+      '',
+      `  webhook     POST ${rt.url}/webhooks/threetone   (X-ThreeTone-Signature: sha256=<hmac>)`,
+      `  secret      ${secretNote}`,
+      `  query API   GET  ${rt.url}/conversations · /conversations/{id} · /conversations/{id}/transcript · /agents/{id}/metrics`,
+      `  health      GET  ${rt.url}/health`,
+      `  ThreeTone   ${rt.simulator ? `built-in simulator at ${rt.threeToneUrl}` : rt.threeToneUrl}`,
+      `  events      ${rt.eventsFile}  (EventBridge envelopes, one per line)`,
+      `  state       ${rt.dataDir}`,
+      '',
+      '  try:  npm run send -- conversation   (a signed conversation, start to end)',
+      '        npm run demo                   (dozens of conversations, duplicates, failures, a summary)',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping (queued messages stay on disk and resume on the next start)`);
+    await rt.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`Configuration error: ${err.message}`);
+  } else {
+    const e = err as NodeJS.ErrnoException;
+    console.error(`Could not start: ${e.code === 'EADDRINUSE' ? `port in use (set PORT): ${e.message}` : e.message}`);
+  }
+  process.exit(1);
+}
