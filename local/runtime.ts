@@ -7,7 +7,7 @@
  *
  * `startLocalRuntime` is what `npm start` runs; tests start it too (on port 0, in a temp dir).
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
@@ -154,6 +154,10 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready });
     stops.push(() => server.close());
     ready = true;
+    // Lets companion commands (npm run demo/send) find this run and its simulator.
+    const infoFile = join(dataDir, 'runtime.json');
+    await writeFile(infoFile, JSON.stringify({ url: server.url, threeToneUrl, simulator: simulator !== null, eventsFile, pid: process.pid }, null, 2));
+    stops.push(() => rm(infoFile, { force: true }));
 
     return {
       url: server.url,

@@ -10,6 +10,7 @@ import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
 import { TABLE, keys } from './table-schema.js';
+import { orderedRecord } from '#core/record.js';
 
 export interface DynamoDbQueriesOptions {
   /** Clock for TTL checks. @default () => new Date() */
@@ -68,7 +69,7 @@ export function createDynamoDbQueries(
         }),
       );
       if (!item || !isLive(item, nowSeconds()) || !isMap(item.record)) return null;
-      return item.record as unknown as ConversationRecord;
+      return orderedRecord(item.record as unknown as ConversationRecord);
     },
 
     async getTranscript(conversationId) {
@@ -163,7 +164,7 @@ export function createDynamoDbQueries(
 
 const isMap = (v: unknown): v is Item => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const recordOf = (item: Item) => item.record as unknown as ConversationRecord;
+const recordOf = (item: Item) => orderedRecord(item.record as unknown as ConversationRecord);
 
 function chunkIndex(item: Item): number {
   if (typeof item.chunk === 'number') return item.chunk;

@@ -36,6 +36,8 @@ export interface WebhookState {
 
 export const START_EVENTS = new Set(['conversation_started', 'call_started']);
 export const END_EVENTS = new Set(['conversation_ended', 'call_ended']);
+/** `data.source` of the end events the reconciler enqueues for conversations whose webhooks were missed. */
+export const SYNTHETIC_SOURCE = 'reconciler';
 
 function overlay(base: NormalizedDetails, next: NormalizedDetails): NormalizedDetails {
   const out = { ...base } as Record<string, unknown>;
@@ -46,6 +48,7 @@ function overlay(base: NormalizedDetails, next: NormalizedDetails): NormalizedDe
 export function foldConversation(conversationId: string, events: readonly FoldableEvent[]): WebhookState {
   const sorted = [...events].sort((a, b) => a.timestampMs - b.timestampMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const seen = new Set<string>();
+  let syntheticEnd: string | null = null;
   let hints = normalizeDetails(conversationId, {});
   const state: WebhookState = {
     conversation_id: conversationId,
@@ -80,7 +83,11 @@ export function foldConversation(conversationId: string, events: readonly Foldab
     if (END_EVENTS.has(event)) {
       state.status = 'ended';
       const ended = d.ended_at ?? at;
-      if (!state.ended_at || ended > state.ended_at) state.ended_at = ended;
+      if (data.source === SYNTHETIC_SOURCE) {
+        // The reconciler's stand-in for a missed webhook: its time is an estimate, used only when
+        // no real end event says otherwise (decided on the whole set, so still order-independent).
+        if (!syntheticEnd || ended > syntheticEnd) syntheticEnd = ended;
+      } else if (!state.ended_at || ended > state.ended_at) state.ended_at = ended;
     }
     if (event === 'escalation_triggered') {
       state.escalations.push({
@@ -90,6 +97,7 @@ export function foldConversation(conversationId: string, events: readonly Foldab
       });
     }
   }
+  state.ended_at ??= syntheticEnd;
   state.hints = hints;
   return state;
 }

@@ -90,3 +90,17 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
 export function sortTime(record: ConversationRecord, state: WebhookState): string {
   return record.started_at ?? record.ended_at ?? state.first_event_at;
 }
+
+const FIELD_ORDER: readonly (keyof ConversationRecord)[] = [
+  'conversation_id', 'agent_id', 'call_id', 'status', 'direction', 'started_at', 'ended_at', 'duration_seconds',
+  'turn_count', 'resolution_status', 'satisfaction_score', 'topics', 'escalated', 'escalation_reason', 'alerts',
+  'transcript_turns', 'summary', 'details_stored', 'derived', 'metrics',
+];
+
+/** The record with its fields in the documented order (a stored map comes back in any order). */
+export function orderedRecord(record: ConversationRecord): ConversationRecord {
+  const out: Record<string, unknown> = {};
+  for (const k of FIELD_ORDER) if (k in record) out[k] = record[k];
+  for (const [k, v] of Object.entries(record)) if (!(k in out)) out[k] = v;
+  return out as unknown as ConversationRecord;
+}

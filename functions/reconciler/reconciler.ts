@@ -5,8 +5,11 @@
  *  2. lists ThreeTone's recent conversations and, for each that has finished but has no stored
  *     details here (a webhook never arrived, or its processing was dead-lettered), enqueues a
  *     synthetic `conversation_ended` that the processor handles like any other. Its timestamp is
- *     deterministic, so two runs enqueue the same event and the processor dedupes it.
+ *     deterministic, so two runs enqueue the same event and the processor dedupes it; its estimated
+ *     end time never overrides a real one. Conversations younger than the grace period are left to
+ *     their webhooks.
  */
+import { SYNTHETIC_SOURCE } from '#core/conversation-state.js';
 import type { ReconcilerConfig } from '#functions/config.js';
 import type { ConversationStore, EventPublisher, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
@@ -59,10 +62,12 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (snapshot?.record.details_stored) continue;
         const duration = Number(c.raw.call_duration_secs ?? c.raw.duration_seconds);
         const endedUnix = c.start_time_unix_secs !== null ? c.start_time_unix_secs + (Number.isFinite(duration) ? duration : 0) : null;
+        // Too recent: its webhooks may still be on their way or in the queue.
+        if (endedUnix !== null && endedUnix * 1000 > now() - deps.config.outboxGraceSeconds * 1000) continue;
         const envelope = {
           event: 'conversation_ended',
           timestamp: endedUnix !== null ? new Date(endedUnix * 1000).toISOString() : new Date(now()).toISOString(),
-          data: { conversation_id: c.conversation_id, agent_id: c.agent_id, source: 'reconciler' },
+          data: { conversation_id: c.conversation_id, agent_id: c.agent_id, source: SYNTHETIC_SOURCE },
         };
         await deps.queue.send({ body: JSON.stringify(envelope), receivedAt: new Date(now()).toISOString() });
         enqueued++;

@@ -230,8 +230,8 @@ describe('local queue', () => {
     const r = recorder();
     q.start(r.consumer);
     await q.drained();
-    await q.send({ body: 'last', receivedAt: RECEIVED_AT });
     await q.stop();
+    await q.send({ body: 'last', receivedAt: RECEIVED_AT });
 
     // 30 sends + 15 receives + 15 deletes + 1 send without compaction.
     expect((await journalLines()).length).toBeLessThan(20);
