@@ -33,7 +33,8 @@ describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', 
     );
     expect(functions).toHaveLength(4);
     for (const fn of functions) {
-      const assetDir = join(assembly.directory, fn.Metadata['aws:asset:path']);
+      // The asset's S3 key is `<hash>.zip`; the bundle sits in `asset.<hash>` in the assembly.
+      const assetDir = join(assembly.directory, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
       const files = readdirSync(assetDir).sort();
       expect(files).toEqual(['index.mjs', 'index.mjs.map']);
       const code = readFileSync(join(assetDir, 'index.mjs'), 'utf8');

@@ -55,7 +55,10 @@ describe('alarms', () => {
     expect(alarmProps('api5xx')).toMatchObject({
       Namespace: 'AWS/ApiGateway',
       MetricName: '5xx',
-      Dimensions: Match.arrayWith([{ Name: 'ApiId', Value: { Ref: logicalId(stateless.api.api) } }]),
+      Dimensions: [
+        { Name: 'ApiId', Value: { Ref: logicalId(stateless.api.api) } },
+        { Name: 'Stage', Value: '$default' },
+      ],
       Statistic: 'Sum',
       Threshold: 1,
     });

@@ -157,6 +157,16 @@ describe('planConversationEvents', () => {
     expect(unchanged.events).toEqual([]);
   });
 
+  it('does not take a completed record read back with its fields in another order for a change', () => {
+    // Arrange: the store returns maps in no particular order
+    const s = step({ durationSeconds: 120 }, { rating: 4 });
+    const { published } = plan(s);
+    const readBack = Object.fromEntries(Object.entries(s.record).reverse()) as unknown as ConversationRecord;
+
+    // Act / Assert
+    expect(plan(s, published, readBack).events).toEqual([]);
+  });
+
   it('gives deterministic event ids: the same inputs give the same ids', () => {
     // Arrange
     const s = step({ durationSeconds: 900, escalate: true }, { rating: 1 });

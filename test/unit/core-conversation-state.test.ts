@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { END_EVENTS, foldConversation, START_EVENTS } from '#core/conversation-state.js';
+import { END_EVENTS, foldConversation, START_EVENTS, SYNTHETIC_SOURCE } from '#core/conversation-state.js';
 import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
 import { buildRecord } from '#core/record.js';
 import { transcriptMetrics } from '#core/transcript-metrics.js';
@@ -39,6 +39,8 @@ const envelopeArb: fc.Arbitrary<Envelope> = fc
     topics: fc.option(fc.subarray(['billing', 'refund', 'outage'])),
     dataTime: fc.option(offsetArb),
     reason: fc.option(fc.constantFrom('asked for a human', 'angry caller')),
+    /** An end the reconciler made up for a missed webhook (one in four end events). */
+    synthetic: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
   })
   .map((s) => {
     const isCall = s.event.startsWith('call_');
@@ -54,6 +56,7 @@ const envelopeArb: fc.Arbitrary<Envelope> = fc
       if (s.event === 'escalation_triggered') data.escalated_at = iso(s.dataTime);
     }
     if (s.reason !== null && s.event === 'escalation_triggered') data.reason = s.reason;
+    if (s.synthetic && END_EVENTS.has(s.event)) data.source = SYNTHETIC_SOURCE;
     return envelope(s.event, data, s.unixTimestamp ? (T0 + s.offset * 1000) / 1000 : iso(s.offset));
   });
 
@@ -129,7 +132,7 @@ describe('foldConversation: order independence (properties)', () => {
     );
   });
 
-  it('takes started_at as the earliest start time and ended_at as the latest end time', () => {
+  it('takes started_at as the earliest start time and ended_at as the latest real end time (else the latest synthetic one)', () => {
     fc.assert(
       fc.property(deliveriesArb, ({ original, redelivered }) => {
         // Arrange: a start/end event's time is its data's started_at/ended_at, else its envelope time
@@ -138,7 +141,9 @@ describe('foldConversation: order independence (properties)', () => {
           return typeof v === 'string' ? Date.parse(v) : e.timestampMs;
         };
         const starts = original.filter((e) => START_EVENTS.has(e.envelope.event)).map((e) => timeOf(e, 'started_at'));
-        const ends = original.filter((e) => END_EVENTS.has(e.envelope.event)).map((e) => timeOf(e, 'ended_at'));
+        const endEvents = original.filter((e) => END_EVENTS.has(e.envelope.event));
+        const realEnds = endEvents.filter((e) => e.envelope.data.source !== SYNTHETIC_SOURCE).map((e) => timeOf(e, 'ended_at'));
+        const ends = realEnds.length ? realEnds : endEvents.map((e) => timeOf(e, 'ended_at'));
 
         // Act
         const state = foldConversation(CONV, redelivered);
@@ -231,6 +236,21 @@ describe('foldConversation', () => {
       stored(envelope('conversation_ended', { conversation_id: CONV, ended_at: iso(90) }, iso(95))),
     ]);
     expect([state.started_at, state.ended_at]).toEqual([iso(-5), iso(90)]);
+  });
+
+  it('uses a reconciler-made end time only when no real end event says otherwise', () => {
+    // Arrange
+    const start = stored(envelope('conversation_started', { conversation_id: CONV }, iso(0)));
+    const synthetic = stored(envelope('conversation_ended', { conversation_id: CONV, source: SYNTHETIC_SOURCE, ended_at: iso(900) }, iso(3600)));
+    const real = stored(envelope('conversation_ended', { conversation_id: CONV }, iso(120)));
+
+    // Act
+    const withoutReal = foldConversation(CONV, [start, synthetic]);
+    const withReal = foldConversation(CONV, [synthetic, real, start]);
+
+    // Assert
+    expect(withoutReal).toMatchObject({ status: 'ended', ended_at: iso(900) });
+    expect(withReal).toMatchObject({ status: 'ended', ended_at: iso(120) });
   });
 
   it('lets the latest event win for agent, direction and metric hints', () => {

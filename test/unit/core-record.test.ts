@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { foldConversation, type WebhookState } from '#core/conversation-state.js';
 import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
-import { alertsFor, buildRecord, sortTime, type RecordInput } from '#core/record.js';
+import { alertsFor, buildRecord, orderedRecord, sortTime, type RecordInput } from '#core/record.js';
 import { transcriptMetrics } from '#core/transcript-metrics.js';
 import type { NormalizedDetails } from '#core/types.js';
 import { conversationScript, envelope, stored } from '#test/helpers/envelopes.js';
@@ -213,5 +213,20 @@ describe('sortTime', () => {
     expect(sortTime(record, state)).toBe(iso(0));
     expect(sortTime({ ...record, started_at: null }, state)).toBe(iso(180));
     expect(sortTime({ ...record, started_at: null, ended_at: null }, state)).toBe(state.first_event_at);
+  });
+});
+
+describe('orderedRecord', () => {
+  it('puts a record read back in any field order into the documented order, keeping extra fields last', () => {
+    // Arrange
+    const record = build({ state: endedState(), details: details({ rating: 4 }) });
+    const shuffled = { extra: 1, ...Object.fromEntries(Object.entries(record).reverse()) } as unknown as typeof record;
+
+    // Act
+    const ordered = orderedRecord(shuffled);
+
+    // Assert
+    expect(ordered).toStrictEqual({ ...record, extra: 1 });
+    expect(Object.keys(ordered)).toEqual([...Object.keys(record), 'extra']);
   });
 });
