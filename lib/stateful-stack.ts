@@ -36,7 +36,7 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { description: 'Subscribe your rules to this bus', value: this.bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { value: this.bus.eventBusArn });
-    new CfnOutput(this, 'EventArchiveName', { description: 'Replay source (aws events start-replay)', value: events.archive.archiveName });
+    new CfnOutput(this, 'EventArchiveArn', { description: 'Replay source (aws events start-replay)', value: events.archive.archiveArn });
     new CfnOutput(this, 'WebhookSecretArn', { description: 'Register its value with ThreeTone', value: this.webhookSecret.secretArn });
     new CfnOutput(this, 'ApiKeySecretArn', { description: 'Put your ThreeTone API key here', value: this.apiKeySecret.secretArn });
   }

@@ -94,6 +94,7 @@ export class StatelessStack extends Stack {
       settings: {
         threeToneApiUrl: config.threeTone.apiUrl,
         threeToneTimeoutMs: config.threeTone.timeoutMs,
+        threeToneMaxRetries: config.threeTone.maxRetries,
         lookbackHours: config.reconciler.lookbackHours,
         outboxGraceSeconds: config.reconciler.outboxGraceSeconds,
       },

@@ -20,6 +20,7 @@ export interface ReconcilerProps {
   readonly settings: {
     readonly threeToneApiUrl: string;
     readonly threeToneTimeoutMs: number;
+    readonly threeToneMaxRetries: number;
     readonly lookbackHours: number;
     readonly outboxGraceSeconds: number;
   };
@@ -53,6 +54,7 @@ export class Reconciler extends Construct {
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
       .setEnv('THREETONE_API_URL', s.threeToneApiUrl)
       .setEnv('THREETONE_TIMEOUT_MS', String(s.threeToneTimeoutMs))
+      .setEnv('THREETONE_MAX_RETRIES', String(s.threeToneMaxRetries))
       .setEnv('RECONCILE_LOOKBACK_HOURS', String(s.lookbackHours))
       .setEnv('OUTBOX_GRACE_SECONDS', String(s.outboxGraceSeconds));
 

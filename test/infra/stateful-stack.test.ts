@@ -76,7 +76,7 @@ describe('stateful stack (defaults)', () => {
   });
 
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['TableName', 'EventBusName', 'EventBusArn', 'EventArchiveName', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
   });

@@ -130,6 +130,7 @@ describe('environment variables: exactly what each function reads', () => {
         'THREETONE_API_URL',
         'THREETONE_API_KEY_SECRET_ARN',
         'THREETONE_TIMEOUT_MS',
+        'THREETONE_MAX_RETRIES',
         'RECONCILE_LOOKBACK_HOURS',
         'OUTBOX_GRACE_SECONDS',
       ].sort(),
