@@ -110,7 +110,6 @@ export const DEFAULT_REDACT_FIELDS = [
   'customer_email',
   'customer_name',
   'transcript',
-  'message',
 ];
 
 export interface ProcessorConfig {

@@ -70,8 +70,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      // Only reachable if writing the response itself failed.
-      logger.error('Local HTTP server failed to answer', { errorName: errorName(err) });
+      // The client went away mid-request, or writing the response failed.
+      logger.warn('Request ended without a response', { errorName: errorName(err) });
       res.destroy();
     });
   });
@@ -217,6 +217,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -237,9 +238,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
       cleanup();
       reject(err);
     };
+    const onClose = () => onError(new Error('client closed the request before its end'));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 

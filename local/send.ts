@@ -86,9 +86,10 @@ export async function getJson<T = unknown>(target: Target, path: string): Promis
 
 /** "could not reach …" for a refused connection, else the error's message. */
 export function describeFetchError(err: unknown, url: string): string {
-  const cause = (err as { cause?: { code?: string } }).cause;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   if (cause?.code === 'ECONNREFUSED' || cause?.code === 'ENOTFOUND') return `could not reach ${url} (${cause.code}): start it first with npm start`;
-  return err instanceof Error ? `${err.message}${cause?.code ? ` (${cause.code})` : ''}` : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return cause?.message ? `${err.message}: ${cause.message}${cause.code ? ` (${cause.code})` : ''}` : err.message;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -205,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
       const duration = values.duration === undefined ? 180 : Number(values.duration);
       if (!(duration >= 0 && duration <= 86_000)) throw new UsageError('--duration must be a number of seconds');
       const id = values['conversation-id'] ?? `conv_local_${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
-      const start = new Date(Date.now() - (duration + 2) * 1000);
+      const start = new Date(Math.floor(Date.now() / 1000 - duration - 2) * 1000);
       const envelopes = conversationEvents({
         conversationId: id,
         agentId: values.agent ?? agentIds(1)[0]!,

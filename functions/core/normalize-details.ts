@@ -37,8 +37,11 @@ function first<T>(obj: Obj, paths: readonly string[], convert: (v: unknown) => T
 export const asString = (v: unknown): string | null =>
   typeof v === 'string' && v.trim() !== '' ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
 
+/** A decimal number as JSON writes it. `Number()` alone also takes "0x10", "0b11" and "0o7". */
+const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
+
 export const asNumber = (v: unknown): number | null => {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && DECIMAL.test(v.trim()) ? Number(v) : NaN;
   return Number.isFinite(n) ? n : null;
 };
 
@@ -113,12 +116,13 @@ function normalizeRole(v: unknown): string {
 export function normalizeTranscript(raw: unknown): TranscriptTurn[] | null {
   const list = Array.isArray(raw) ? raw : isObj(raw) && Array.isArray(raw.transcript) ? raw.transcript : isObj(raw) && Array.isArray(raw.turns) ? raw.turns : null;
   if (!list) return null;
-  return list.filter(isObj).map((t) => ({
+  // `interrupted` is left out of the spread: a non-boolean one must not pass as a TranscriptTurn's boolean.
+  return list.filter(isObj).map(({ interrupted, ...t }) => ({
     ...t,
     role: normalizeRole(t.role ?? t.speaker),
     message: asString(t.message ?? t.text) ?? '',
     time_in_call_secs: asNonNegative(t.time_in_call_secs ?? t.time_in_call ?? t.offset_seconds),
-    ...(typeof t.interrupted === 'boolean' ? { interrupted: t.interrupted } : {}),
+    ...(typeof interrupted === 'boolean' ? { interrupted } : {}),
   }));
 }
 

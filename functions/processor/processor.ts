@@ -13,6 +13,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { messageBody } from '#adapters/sqs-queue.js';
 import type { ProcessorConfig } from '#functions/config.js';
 import { aggregateDelta, contributionOf } from '#core/aggregates.js';
 import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
@@ -220,7 +221,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const log = baseLog.createChild();
     log.appendKeys({ message_id: record.messageId });
     try {
-      await processMessage(record.body, receivedAt, log);
+      await processMessage(messageBody(record), receivedAt, log);
     } catch (err) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
       const name = err instanceof Error ? err.name : 'Error';
@@ -234,7 +235,7 @@ export function createProcessor(deps: ProcessorDeps) {
   /** The last attempt failed: SQS moves the message to the DLQ; tell the platform's consumers. */
   async function raiseDeadLetter(record: SQSRecord, receiveCount: number, error: string, log: Logger) {
     deps.metrics?.deadLettered();
-    const parsed = parseEnvelope(record.body);
+    const parsed = parseEnvelope(messageBody(record));
     const data = parsed.ok ? parsed.envelope.data : {};
     const scope = scopeOf(data);
     const alert = deadLetterAlert({

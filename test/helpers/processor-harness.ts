@@ -11,7 +11,7 @@ import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation
 import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
-import type { EventPublisher, ThreeToneApi } from '#functions/ports.js';
+import type { ConversationSummary, EventPublisher, ThreeToneApi } from '#functions/ports.js';
 import { createProcessorHandler } from '#functions/processor/processor.js';
 import { createTestTable, type TestTable } from './dynamodb.js';
 
@@ -35,7 +35,7 @@ export class FakeThreeTone implements ThreeToneApi {
     this.calls.push(`transcript:${id}`);
     return this.transcripts.get(id) ?? null;
   }
-  async listConversations() {
+  async listConversations(): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null }> {
     return { conversations: [], nextCursor: null };
   }
 }

@@ -45,7 +45,7 @@ describe('loadConfig', () => {
     [{ processorTimeoutSeconds: 'soon' }, 'processorTimeoutSeconds'],
     [{ threeToneApiUrl: 'http://api.threetone.in' }, 'threeToneApiUrl'],
     [{ logRetentionDays: '10' }, 'logRetentionDays'],
-    [{ webhookSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:no-suffix' }, 'webhookSecretArn'],
+    [{ webhookSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook' }, 'webhookSecretArn'],
     [{ alarmEmail: 'not-an-address' }, 'alarmEmail'],
     [{ redactPersonalData: 'maybe' }, 'redactPersonalData'],
   ])('refuses %j, naming the key', (values, key) => {

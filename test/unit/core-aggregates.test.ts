@@ -227,7 +227,7 @@ describe('aggregateDelta', () => {
           expect(b.counters.satisfaction_n).toBe(final.satisfaction_milli === null ? 0 : 1);
         }
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });

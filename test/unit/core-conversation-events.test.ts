@@ -114,6 +114,20 @@ describe('planConversationEvents', () => {
     expect(again.events).toEqual([]);
   });
 
+  it('values the escalation alert at the number of escalations, and at 1 when only the details say escalated', () => {
+    const byDetails = plan(step({}, { escalated: true })).events.find((e) => e.detail.alert_type === 'escalation');
+    expect(byDetails?.detail).toMatchObject({ value: 1, threshold: 1 });
+
+    const events = [
+      ...conversationScript({ conversationId: 'conv_1', start: START, escalate: { afterSeconds: 10 } }),
+      envelope('escalation_triggered', { conversation_id: 'conv_1', reason: 'again' }, '2024-01-15T10:31:00Z'),
+    ];
+    const state = foldConversation('conv_1', events.map((e) => stored(e)));
+    const record = buildRecord({ conversationId: 'conv_1', state, details: null, transcript: null, thresholds: THRESHOLDS });
+    const twice = plan({ state, record }).events.find((e) => e.detail.alert_type === 'escalation');
+    expect(twice?.detail).toMatchObject({ value: 2, threshold: 1 });
+  });
+
   it('plans no alert for a conversation within thresholds', () => {
     const { events } = plan(step({ durationSeconds: 120 }, { rating: 5 }));
     expect(types(events)).not.toContain(DetailType.ConversationAlert);

@@ -106,7 +106,7 @@ describe('foldConversation: order independence (properties)', () => {
       fc.property(deliveriesArb, ({ original, redelivered }) => {
         expect(foldConversation(CONV, redelivered)).toEqual(foldConversation(CONV, original));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -118,7 +118,7 @@ describe('foldConversation: order independence (properties)', () => {
           buildRecord({ conversationId: CONV, state: foldConversation(CONV, events), details, transcript, thresholds: THRESHOLDS });
         expect(build(redelivered)).toEqual(build(original));
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -128,7 +128,7 @@ describe('foldConversation: order independence (properties)', () => {
         const hasEnd = original.some((e) => END_EVENTS.has(e.envelope.event));
         expect(foldConversation(CONV, redelivered).status).toBe(hasEnd ? 'ended' : 'active');
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -153,7 +153,7 @@ describe('foldConversation: order independence (properties)', () => {
         expect(state.ended_at).toBe(ends.length ? new Date(Math.max(...ends)).toISOString() : null);
         expect(state.first_event_at).toBe(new Date(Math.min(...original.map((e) => e.timestampMs))).toISOString());
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -166,7 +166,7 @@ describe('foldConversation: order independence (properties)', () => {
         expect(state.event_count).toBe(keys.size);
         expect(state.escalations.map((e) => e.key).sort()).toEqual([...escalationKeys].sort());
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 

@@ -5,7 +5,7 @@ import { canonicalJson, eventKey } from '#core/event-key.js';
 import type { Envelope } from '#core/types.js';
 import { envelope } from '#test/helpers/envelopes.js';
 
-const RUNS = { numRuns: 200 };
+const RUNS = { numRuns: 100 };
 
 /** A small deterministic PRNG, so a failing fast-check seed replays the same key orders. */
 function mulberry32(seed: number) {

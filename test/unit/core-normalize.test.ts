@@ -164,6 +164,11 @@ describe('normalizeDetails: mixes, strings and garbage', () => {
     expect(d).toMatchObject({ duration_seconds: 180, turn_count: 12, satisfaction_score: 4.5, started_at: START_ISO, agent_id: '42' });
   });
 
+  it('rejects strings that are not decimal numbers, though Number() would take them', () => {
+    const d = normalizeDetails('c', { duration_seconds: '0x10', turn_count: '0b11', rating: '0o7', satisfaction_score: 'Infinity', call_duration_secs: '1e2' });
+    expect(d).toMatchObject({ duration_seconds: 100, turn_count: null, satisfaction_score: null });
+  });
+
   it('accepts times as ISO strings, Unix seconds or Unix milliseconds', () => {
     for (const v of ['2024-01-15T10:30:00Z', '2024-01-15T12:30:00+02:00', START_UNIX, START_UNIX * 1000, String(START_UNIX)]) {
       expect(normalizeDetails('c', { started_at: v }).started_at).toBe(START_ISO);
@@ -246,7 +251,7 @@ describe('normalizeDetails: mixes, strings and garbage', () => {
           expect(t.time_in_call_secs === null || t.time_in_call_secs >= 0).toBe(true);
         }
       }),
-      { numRuns: 200 },
+      { numRuns: 150 },
     );
   });
 
@@ -325,6 +330,16 @@ describe('normalizeTranscript', () => {
       { role: 'user', message: '', time_in_call_secs: null },
       { role: 'unknown', message: '', time_in_call_secs: null },
     ]);
+  });
+
+  it('keeps interrupted only when it is a boolean', () => {
+    const out = normalizeTranscript([
+      { role: 'user', message: 'a', interrupted: 'yes' },
+      { role: 'user', message: 'b', interrupted: 1 },
+      { role: 'agent', message: 'c', interrupted: false },
+    ]);
+    expect(out?.map((t) => t.interrupted)).toEqual([undefined, undefined, false]);
+    expect(out?.[0]).not.toHaveProperty('interrupted');
   });
 
   it.each([

@@ -2,7 +2,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createSqsQueue } from '#adapters/sqs-queue.js';
+import { createSqsQueue, messageBody } from '#adapters/sqs-queue.js';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/webhooks';
 const sqs = mockClient(SQSClient);
@@ -32,5 +32,30 @@ describe('createSqsQueue', () => {
     const queue = createSqsQueue(new SQSClient({}), QUEUE_URL);
 
     await expect(queue.send({ body: '{}', receivedAt: '2024-01-15T10:30:00.000Z' })).rejects.toThrow('ServiceUnavailable');
+  });
+});
+
+describe('bodies outside the SQS character set', () => {
+  beforeEach(() => sqs.reset());
+  it('are sent base64-encoded with bodyEncoding=base64 and decoded back to the exact text', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const body = '{"event":"x","timestamp":1,"data":{"note":"\uFFFE odd \uFFFF"}}';
+
+    await createSqsQueue(new SQSClient({ region: 'us-east-1' }), 'https://sqs.local/q').send({ body, receivedAt: '2026-01-01T00:00:00.000Z' });
+
+    const input = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(input.MessageBody).not.toContain('\uFFFE');
+    expect(input.MessageAttributes?.bodyEncoding).toEqual({ DataType: 'String', StringValue: 'base64' });
+    expect(messageBody({ body: input.MessageBody!, messageAttributes: { bodyEncoding: { stringValue: 'base64' } } })).toBe(body);
+  });
+
+  it('ordinary unicode bodies are sent as they are', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    const body = '{"event":"x","timestamp":1,"data":{"note":"Grüße 你好 🎧"}}';
+    await createSqsQueue(new SQSClient({ region: 'us-east-1' }), 'https://sqs.local/q').send({ body, receivedAt: 'now' });
+    const input = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(input.MessageBody).toBe(body);
+    expect(input.MessageAttributes?.bodyEncoding).toBeUndefined();
+    expect(messageBody({ body })).toBe(body);
   });
 });
