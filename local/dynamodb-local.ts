@@ -55,7 +55,18 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
  * Starts DynamoDB Local. `dbPath` persists state in that folder; without it the engine is in memory.
  */
 export async function startDynamoDbLocal(opts: { dbPath?: string; port?: number } = {}): Promise<DynamoDbLocal> {
-  const port = opts.port ?? (await freePort());
+  // A free port can be taken between the probe and Java binding it: pick another and retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts.dbPath, opts.port ?? (await freePort()));
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(dbPath: string | undefined, port: number): Promise<DynamoDbLocal> {
+  const opts = { dbPath };
   const dir = emulatorDir();
   const args = [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-Xms64m', '-jar', join(dir, 'DynamoDBLocal.jar'), '-port', String(port), '-disableTelemetry', '-sharedDb'];
   if (opts.dbPath) {

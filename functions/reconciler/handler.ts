@@ -4,6 +4,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { emitCount } from '#adapters/emf-metrics.js';
 import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
 import { threeToneApiKey } from '#adapters/secret-source.js';
 import { createSqsQueue } from '#adapters/sqs-queue.js';
@@ -15,7 +16,11 @@ const config = loadReconcilerConfig();
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 
 export const handler = createReconciler({
-  api: createThreeToneHttpClient(loadThreeToneClientConfig(), { apiKey: threeToneApiKey(process.env) }),
+  api: createThreeToneHttpClient(loadThreeToneClientConfig(), {
+    apiKey: threeToneApiKey(process.env),
+    onThrottled: () =>
+      emitCount('ThreeToneThrottled', process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ThreeTonePipeline', process.env.POWERTOOLS_SERVICE_NAME ?? 'threetone-pipeline'),
+  }),
   // Retention only applies to writes; the reconciler only reads records and deletes outbox entries.
   store: createDynamoDbConversationStore(doc, config.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 } }),
   queue: createSqsQueue(new SQSClient({}), requireEnv(process.env, 'QUEUE_URL')),

@@ -7,6 +7,9 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
+/** SQS's largest message (1 MiB): room for a 256 KiB webhook, its base64 fallback and attributes. */
+const MAX_MESSAGE_BYTES = 1_048_576;
+
 export interface ConversationProcessorProps {
   readonly defaults: FunctionDefaults;
   readonly entry: string;
@@ -60,11 +63,14 @@ export class ConversationProcessor extends Construct {
       enforceSSL: true,
       // The longest SQS allows: a message keeps its first enqueue time when it moves here.
       retentionPeriod: Duration.days(14),
+      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
     });
     this.queue = new Queue(this, 'Queue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // A 256 KiB webhook plus its attributes exceeds SQS's old 256 KiB default: allow SQS's 1 MiB.
+      maxMessageSizeBytes: MAX_MESSAGE_BYTES,
       // AWS's guidance for Lambda consumers: at least 6 times the function timeout, so a message is
       // not redelivered while a throttled or retried invocation still holds it.
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
@@ -84,8 +90,6 @@ export class ConversationProcessor extends Construct {
         'dynamodb:UpdateItem',
         'dynamodb:DeleteItem',
         'dynamodb:Query',
-        'dynamodb:ConditionCheckItem',
-        'dynamodb:BatchWriteItem',
       ])
       .bindEventBus(props.bus)
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)

@@ -164,8 +164,6 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(actionsOf(statements)).toEqual(
       [
         ...LOGS,
-        'dynamodb:BatchWriteItem',
-        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -270,6 +268,8 @@ describe('work queue and dead-letter queue', () => {
   it('sets the visibility timeout to at least 6 times the processor timeout', () => {
     expect(fnProps('processor').Timeout).toBe(120);
     expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fnProps('processor').Timeout);
+    // a 256 KiB webhook plus attributes (or its base64 fallback) must fit: SQS's 1 MiB maximum
+    expect(queue.MaximumMessageSize).toBe(1_048_576);
   });
 
   it('keeps messages 14 days in both queues', () => {

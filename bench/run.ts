@@ -1,0 +1,185 @@
+/**
+ * `npm run bench [-- --write]`: figures, never pass/fail.
+ *
+ * (a) the local runtime, started in this process on a temp DATA_DIR (ThreeTone simulator rate limit
+ *     and reconciler off): end-to-end throughput (N conversations sent → queue drained), then ingest
+ *     under load with autocannon (the queue consumer stopped, so the figure is the ingest path alone);
+ * (b) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
+ * Prints a markdown report; `--write` puts it into BENCHMARKS.md between the bench markers.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { bundleBench, type BundleFigures } from './bundle-bench.js';
+import type { EndToEndFigures, IngestFigures } from './runtime-bench.js';
+
+// Before anything loads the shared logger: one JSON line per request would be the benchmark.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_DEV ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BENCHMARKS = join(ROOT, 'BENCHMARKS.md');
+const START = '<!-- bench:start -->';
+const END = '<!-- bench:end -->';
+
+const { values } = parseArgs({
+  options: {
+    write: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '32' },
+    conversations: { type: 'string', default: '200' },
+    'skip-runtime': { type: 'boolean', default: false },
+    'skip-bundles': { type: 'boolean', default: false },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const conversations = Number(values.conversations);
+for (const [name, v] of Object.entries({ seconds, connections, conversations })) {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
+}
+
+const log = (msg: string) => console.error(`[bench] ${msg}`);
+const r1 = (n: number) => (Math.round(n * 10) / 10).toLocaleString('en-US');
+const r0 = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpus.length,
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    load: os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+  };
+}
+
+async function runtimeFigures(): Promise<{ e2e: EndToEndFigures; ingest: IngestFigures }> {
+  // Imported here, after the environment above is set.
+  const { startLocalRuntime } = await import('#local/runtime.js');
+  const { endToEndBench, ingestBench } = await import('./runtime-bench.js');
+  const dataDir = await mkdtemp(join(os.tmpdir(), 'threetone-bench-'));
+  log(`starting the local runtime in ${dataDir}`);
+  const rt = await startLocalRuntime({
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    SIMULATOR_RATE_LIMIT_PER_MINUTE: '0',
+    RECONCILE_INTERVAL_SECONDS: '0',
+    THREETONE_WEBHOOK_SECRET: 'bench-secret',
+    QUERY_API_KEY: '',
+    THREETONE_API_URL: '',
+  });
+  try {
+    log(`end to end: ${conversations} conversations, ${connections} in flight, until the queue drains`);
+    const e2e = await endToEndBench(rt, { conversations, concurrency: connections });
+    log(`ingest: autocannon, ${connections} connections, ${seconds} s`);
+    const ingest = await ingestBench(rt, { connections, seconds, poolSize: 20_000 });
+    return { e2e, ingest };
+  } finally {
+    log('stopping the runtime');
+    await rt.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function report(m: ReturnType<typeof machine>, runtime: Awaited<ReturnType<typeof runtimeFigures>> | null, bundles: BundleFigures[] | null): string {
+  const lines: string[] = [];
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  lines.push(`Measured ${date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}; load average at the end ${m.load}.`);
+  lines.push(`Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations}\`.`);
+  if (runtime) {
+    const { ingest: i, e2e: e } = runtime;
+    lines.push('');
+    lines.push('### Local runtime: webhook ingest');
+    lines.push('');
+    lines.push(
+      `\`POST /webhooks/threetone\`, autocannon, ${i.connections} connections, ${r0(i.seconds)} s, ${r0(i.distinctBodies)} distinct signed bodies; ` +
+        'verify → validate → fsync\'ed enqueue, with the queue consumer stopped (ingest alone).',
+    );
+    lines.push('');
+    lines.push('| req/s (mean) | latency p50 | p90 | p99 | max | requests | non-202 |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(`| ${r0(i.reqPerSec)} | ${i.latencyMs.p50} ms | ${i.latencyMs.p90} ms | ${i.latencyMs.p99} ms | ${i.latencyMs.max} ms | ${r0(i.requests)} | ${r0(i.non202)} |`);
+    lines.push('');
+    lines.push('### Local runtime: end-to-end processing');
+    lines.push('');
+    lines.push(
+      `Every webhook of ${e.conversations} conversations sent with ${e.concurrency} in flight; time from the first send until the queue has drained ` +
+        '(ingest → queue → processor → DynamoDB Local → details from the simulator, rate limit off → bus).',
+    );
+    lines.push('');
+    lines.push('| conversations | webhooks | seconds | conversations/s | webhooks/s | Conversation Completed events |');
+    lines.push('|---:|---:|---:|---:|---:|---:|');
+    lines.push(`| ${e.conversations} | ${e.webhooks} | ${r1(e.seconds)} | ${r1(e.conversationsPerSec)} | ${r1(e.webhooksPerSec)} | ${e.completedEvents} |`);
+  }
+  if (bundles) {
+    lines.push('');
+    lines.push('### Lambda bundles');
+    lines.push('');
+    lines.push(
+      'esbuild: bundle, platform node, ESM, target node20, minified, createRequire banner, AWS SDK included. ' +
+        `Cold import: \`await import(bundle)\` timed inside a fresh \`node\` process (median of ${bundles[0]?.runs ?? 5}); process: spawn to exit.`,
+    );
+    lines.push('');
+    lines.push('| function | bytes | KB | cold import | node process |');
+    lines.push('|---|---:|---:|---:|---:|');
+    for (const b of bundles) lines.push(`| ${b.name} | ${r0(b.bytes)} | ${r1(b.bytes / 1024)} | ${r0(b.importMs)} ms | ${r0(b.processMs)} ms |`);
+  }
+  return lines.join('\n');
+}
+
+const PREAMBLE = `# Benchmarks
+
+Figures, never pass/fail: what this code does on one machine, to compare with itself over time.
+The section between the markers is written by \`npm run bench -- --write\` (bench/run.ts).
+
+`;
+
+const NOTES = `
+
+## Reading the figures
+- The local runtime is one Node process (HTTP server, ingest, queue, processor, simulator) plus
+  DynamoDB Local in a JVM, on a laptop-class machine: its figures describe \`npm start\`, not AWS.
+  On AWS, API Gateway and SQS take the ingest load and Lambda scales the processor out.
+- Ingest latency includes the fsync of the durable local queue: a 202 means the event is on disk.
+- End-to-end throughput is bounded by the processor (one batch of up to 10 at a time locally) and
+  DynamoDB Local's conditional transactions; in production ThreeTone's API (100 requests/minute)
+  bounds the detail fetches far below either.
+- Cold import is the module-load part of a Lambda cold start; the runtime's own start-up is not
+  included. Shared machines vary: compare figures taken on the same machine, and look at the load.
+`;
+
+async function write(section: string): Promise<void> {
+  const block = `${START}\n${section}\n${END}`;
+  let text: string;
+  try {
+    text = await readFile(BENCHMARKS, 'utf8');
+  } catch {
+    text = '';
+  }
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  const next = a !== -1 && b > a ? `${text.slice(0, a)}${block}${text.slice(b + END.length)}` : `${PREAMBLE}${block}${NOTES}`;
+  await writeFile(BENCHMARKS, next);
+  log(`wrote ${BENCHMARKS}`);
+}
+
+const runtime = values['skip-runtime'] ? null : await runtimeFigures();
+let bundles: BundleFigures[] | null = null;
+if (!values['skip-bundles']) {
+  const outDir = await mkdtemp(join(os.tmpdir(), 'threetone-bundles-'));
+  try {
+    log(`bundling ${outDir}`);
+    bundles = await bundleBench(ROOT, outDir);
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+const section = report(machine(), runtime, bundles);
+console.log(section);
+if (values.write) await write(section);

@@ -1,0 +1,170 @@
+/**
+ * The whole local runtime (`npm start`) over real HTTP: DynamoDB Local under a temp DATA_DIR, the
+ * durable queue, the local bus and the ThreeTone simulator, driven the way ThreeTone would.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signBody } from '#core/signature.js';
+import { readEvents } from '#local/local-bus.js';
+import { startLocalRuntime, type LocalRuntime } from '#local/runtime.js';
+import { conversationEvents, createRng, deliveryPlan, serializeEnvelope, signedRequest } from '#local/traffic.js';
+
+const SECRET = 'test-secret';
+const API_KEY = 'k';
+const AGENT = 'agent_local_runtime_it';
+const CONVERSATION = 'conv_local_runtime_it_1';
+
+let dataDir: string;
+let env: Record<string, string | undefined>;
+let rt: LocalRuntime;
+
+async function post(body: string | Buffer, headers: Record<string, string>) {
+  const res = await fetch(`${rt.url}/webhooks/threetone`, { method: 'POST', headers, body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const signed = (body: string | Buffer, secret = SECRET) => ({
+  'content-type': 'application/json',
+  'x-threetone-signature': signBody(body, secret),
+});
+
+async function get(path: string, apiKey: string | null = API_KEY) {
+  const res = await fetch(`${rt.url}${path}`, { headers: apiKey === null ? {} : { 'x-api-key': apiKey } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const fileSize = (file: string) => stat(file).then((s) => s.size, () => 0);
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'threetone-local-runtime-'));
+  env = { ...process.env, PORT: '0', DATA_DIR: dataDir, RECONCILE_INTERVAL_SECONDS: '0', THREETONE_WEBHOOK_SECRET: SECRET, QUERY_API_KEY: API_KEY };
+  rt = await startLocalRuntime(env);
+}, 90_000);
+
+afterAll(async () => {
+  await rt?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+describe('local runtime over HTTP', () => {
+  it('answers GET /health with 200', async () => {
+    const res = await fetch(`${rt.url}/health`);
+    expect(res.status).toBe(200);
+  });
+
+  it('counts a conversation delivered twice, out of order, exactly once', async () => {
+    // Arrange: every webhook twice, shuffled
+    const rng = createRng(11);
+    const envelopes = conversationEvents({
+      conversationId: CONVERSATION,
+      agentId: AGENT,
+      start: new Date(Math.floor(Date.now() / 1000 - 300) * 1000),
+      durationSeconds: 240,
+      escalate: true,
+      withCall: true,
+      rng,
+    });
+    const once = deliveryPlan(envelopes, { duplicateRate: 0, shuffleWindow: 0, rng }).map((d) => d.body);
+    const bodies = deliveryPlan(envelopes, { duplicateRate: 1, shuffleWindow: envelopes.length, rng }).map((d) => d.body);
+    expect(bodies).toHaveLength(2 * envelopes.length);
+    expect(new Set(bodies)).toEqual(new Set(once));
+    expect([...new Set(bodies)]).not.toEqual(once); // first deliveries out of chronological order
+
+    // Act
+    for (const body of bodies) {
+      const res = await post(body, signedRequest(body, SECRET));
+      expect([200, 202]).toContain(res.status);
+    }
+    await rt.queue.drained();
+
+    // Assert: one record, one Completed event, counted once in the agent's metrics
+    const record = await get(`/conversations/${CONVERSATION}`);
+    expect(record.status).toBe(200);
+    expect(record.body).toMatchObject({ conversation_id: CONVERSATION, agent_id: AGENT, status: 'ended', details_stored: true, duration_seconds: 240, escalated: true });
+    const completed = (await readEvents(rt.eventsFile)).filter(
+      (e) => e['detail-type'] === 'Conversation Completed' && e.detail.conversation_id === CONVERSATION,
+    );
+    expect(completed).toHaveLength(1);
+    const day = String(record.body.ended_at).slice(0, 10);
+    const metrics = await get(`/agents/${AGENT}/metrics?from=${day}&to=${day}`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatchObject({ agent_id: AGENT, conversations: 1, escalations: 1, avg_duration_seconds: 240 });
+  }, 45_000);
+
+  describe('rejects bad input with its code, a JSON error, and no trace', () => {
+    const now = () => new Date().toISOString();
+    const valid = () => JSON.stringify({ event: 'agent_busy', timestamp: now(), data: { agent_id: AGENT } });
+    const oversized = () => {
+      const base = { event: 'agent_busy', timestamp: now(), data: { agent_id: AGENT, padding: '' } };
+      const body = JSON.stringify({ ...base, data: { ...base.data, padding: 'x'.repeat(256 * 1024 + 1 - JSON.stringify(base).length) } });
+      expect(Buffer.byteLength(body)).toBe(256 * 1024 + 1);
+      return body;
+    };
+    const cases: [string, number, string, () => { body: string; headers: Record<string, string> }][] = [
+      ['no signature', 401, 'missing_signature', () => ({ body: valid(), headers: { 'content-type': 'application/json' } })],
+      ['a wrong signature', 401, 'invalid_signature', () => {
+        const body = valid();
+        return { body, headers: signed(body, 'not-the-secret') };
+      }],
+      ['a stale timestamp', 401, 'stale_timestamp', () => {
+        const body = JSON.stringify({ event: 'agent_busy', timestamp: new Date(Date.now() - 25 * 3600_000).toISOString(), data: {} });
+        return { body, headers: signed(body) };
+      }],
+      ['a body that is not JSON', 400, 'invalid_json', () => ({ body: 'event=agent_busy', headers: signed('event=agent_busy') })],
+      ['no event', 400, 'invalid_envelope', () => {
+        const body = JSON.stringify({ timestamp: now(), data: {} });
+        return { body, headers: signed(body) };
+      }],
+      ['data that is not an object', 400, 'invalid_envelope', () => {
+        const body = JSON.stringify({ event: 'agent_busy', timestamp: now(), data: ['x'] });
+        return { body, headers: signed(body) };
+      }],
+      ['a body of 256 KiB + 1 byte', 413, 'payload_too_large', () => {
+        const body = oversized();
+        return { body, headers: signed(body) };
+      }],
+    ];
+
+    it.each(cases)('%s → %i', async (_name, status, code, build) => {
+      // Arrange
+      await rt.queue.drained();
+      const { body, headers } = build();
+      const eventsBefore = await fileSize(rt.eventsFile);
+      const queueBefore = rt.queue.stats();
+
+      // Act
+      const res = await post(body, headers);
+
+      // Assert
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ error: { code, message: expect.any(String) } });
+      await rt.queue.drained();
+      expect(rt.queue.stats()).toEqual(queueBefore);
+      expect(await fileSize(rt.eventsFile)).toBe(eventsBefore);
+    });
+  });
+
+  it('wants x-api-key on the query API', async () => {
+    const res = await get(`/conversations/${CONVERSATION}`, null);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+    expect((await get(`/conversations/${CONVERSATION}`, 'wrong')).status).toBe(401);
+  });
+
+  it('keeps the record across a restart on the same DATA_DIR', async () => {
+    // Arrange
+    const before = await get(`/conversations/${CONVERSATION}`);
+    expect(before.status).toBe(200);
+
+    // Act
+    await rt.stop();
+    rt = await startLocalRuntime(env);
+
+    // Assert
+    const after = await get(`/conversations/${CONVERSATION}`);
+    expect(after.status).toBe(200);
+    expect(after.body).toEqual(before.body);
+  }, 90_000);
+});
