@@ -118,7 +118,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       simulator = await startThreeToneSimulator({
         apiKey,
         seed: numEnv(env, 'SIMULATOR_SEED', 7, { integer: true }),
-        rateLimitPerMinute: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_MINUTE', 100, { min: 0, integer: true }),
+        // ThreeTone's real limit is 100/min; locally a burst should not stall for minutes (set 100 to feel it).
+        rateLimitPerMinute: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_MINUTE', 600, { min: 0, integer: true }),
       });
       stops.push(() => simulator!.close());
       threeToneUrl = simulator.url;
