@@ -113,9 +113,9 @@ function report(m: ReturnType<typeof machine>, runtime: Awaited<ReturnType<typeo
         '(ingest → queue → processor → DynamoDB Local → details from the simulator, rate limit off → bus).',
     );
     lines.push('');
-    lines.push('| conversations | webhooks | seconds | conversations/s | webhooks/s | Conversation Completed events |');
+    lines.push('| conversations | webhooks | seconds | conversations/s | webhooks/s | Conversation Completed events (distinct event_id) |');
     lines.push('|---:|---:|---:|---:|---:|---:|');
-    lines.push(`| ${e.conversations} | ${e.webhooks} | ${r1(e.seconds)} | ${r1(e.conversationsPerSec)} | ${r1(e.webhooksPerSec)} | ${e.completedEvents} |`);
+    lines.push(`| ${e.conversations} | ${e.webhooks} | ${r1(e.seconds)} | ${r1(e.conversationsPerSec)} | ${r1(e.webhooksPerSec)} | ${e.completedEvents} (${e.completedEventIds}) |`);
   }
   if (bundles) {
     lines.push('');
@@ -144,12 +144,14 @@ const NOTES = `
 
 ## Reading the figures
 - The local runtime is one Node process (HTTP server, ingest, queue, processor, simulator) plus
-  DynamoDB Local in a JVM, on a laptop-class machine: its figures describe \`npm start\`, not AWS.
+  DynamoDB Local in a JVM, all on the machine named above: its figures describe \`npm start\`, not AWS.
   On AWS, API Gateway and SQS take the ingest load and Lambda scales the processor out.
 - Ingest latency includes the fsync of the durable local queue: a 202 means the event is on disk.
 - End-to-end throughput is bounded by the processor (one batch of up to 10 at a time locally) and
   DynamoDB Local's conditional transactions; in production ThreeTone's API (100 requests/minute)
-  bounds the detail fetches far below either.
+  bounds the detail fetches far below either. "Conversation Completed events" counts the lines on
+  the local bus for the run's conversations; lines beyond the distinct \`event_id\`s are
+  re-publications of the same event (consumers dedupe on \`event_id\`).
 - Cold import is the module-load part of a Lambda cold start; the runtime's own start-up is not
   included. Shared machines vary: compare figures taken on the same machine, and look at the load.
 `;

@@ -27,7 +27,9 @@ export interface EndToEndFigures {
   seconds: number;
   conversationsPerSec: number;
   webhooksPerSec: number;
+  /** `Conversation Completed` lines on the local bus for these conversations, and their distinct `event_id`s. */
   completedEvents: number;
+  completedEventIds: number;
 }
 
 /** Signed, distinct, realistic webhook bodies (chronological conversations), `runId` keeps them apart from other runs. */
@@ -107,9 +109,9 @@ export async function endToEndBench(rt: LocalRuntime, opts: { conversations: num
   const seconds = (performance.now() - started) / 1000;
   if (failed > 0) throw new Error(`${failed} webhook(s) were not accepted during the end-to-end run`);
   const ids = new Set(traffic.conversations.map((c) => c.conversationId));
-  const completedEvents = (await readEvents(rt.eventsFile)).filter(
+  const completed = (await readEvents(rt.eventsFile)).filter(
     (e) => e['detail-type'] === 'Conversation Completed' && ids.has(String(e.detail.conversation_id)),
-  ).length;
+  );
   return {
     conversations: opts.conversations,
     webhooks: requests.length,
@@ -117,6 +119,7 @@ export async function endToEndBench(rt: LocalRuntime, opts: { conversations: num
     seconds,
     conversationsPerSec: opts.conversations / seconds,
     webhooksPerSec: requests.length / seconds,
-    completedEvents,
+    completedEvents: completed.length,
+    completedEventIds: new Set(completed.map((e) => e.detail.event_id)).size,
   };
 }

@@ -220,7 +220,8 @@ async function main(argv: string[]): Promise<number> {
     const health = await fetch(`${target.url}/health`);
     if (health.status !== 200) throw new Error(`GET /health → ${health.status}`);
   } catch (err) {
-    console.error(`No server ready at ${target.url} (${describeFetchError(err, target.url)}): start it first with npm start`);
+    const reason = describeFetchError(err, target.url);
+    console.error(reason.includes('start it first') ? reason : `No server ready at ${target.url} (${reason}): start it first with npm start`);
     return 1;
   }
   const dataDir = resolve(process.env.DATA_DIR?.trim() || '.local');
@@ -261,7 +262,8 @@ async function main(argv: string[]): Promise<number> {
   if (values['skip-faults']) {
     console.log('upstream failures: skipped (--skip-faults)');
   } else if (!simulatorUrl) {
-    console.log(`upstream failures: skipped (no ThreeTone simulator known: no ${infoFile} for this server, and no --simulator-url)`);
+    const why = infoMatches ? `the server talks to ${info.threeToneUrl ?? 'a real ThreeTone API'}, not the simulator` : `no ${infoFile} for this server, and no --simulator-url`;
+    console.log(`upstream failures: skipped (${why})`);
   } else {
     try {
       const injected = await injectFaults(simulatorUrl, traffic, seed);
@@ -375,8 +377,8 @@ async function main(argv: string[]): Promise<number> {
     ]);
   }
   console.log(`\nper-agent metrics, GET /agents/{id}/metrics?from=${from}&to=${to}`);
-  console.log(table(['agent', 'conversations', 'resolved', 'resolution', 'avg duration', 'avg satisfaction', 'escalations', 'sent', 'check'], rows));
-  if (earlier > 0) console.log(`(totals include ${earlier} conversations from earlier runs on these days; the checks compare what this run added)`);
+  console.log(table(['agent', 'conversations', 'resolved', 'resolution', 'avg duration', 'avg satisfaction', 'escalations', 'this run', 'check'], rows));
+  if (earlier > 0) console.log(`(totals include ${earlier} conversation${earlier === 1 ? '' : 's'} from earlier runs on these days; the checks compare what this run added)`);
 
   // Completed events: published right after the record is stored, so give the outbox a moment.
   if (!eventsFile) {

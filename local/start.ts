@@ -1,12 +1,9 @@
 /**
  * `npm start`: the whole pipeline on this machine, with no AWS account. See README "Run it locally".
  */
+import './env-defaults.js';
 import { ConfigError } from '#functions/config.js';
 import { DEV_WEBHOOK_SECRET, startLocalRuntime } from './runtime.js';
-
-process.env.POWERTOOLS_DEV ??= 'true';
-process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 try {
   const rt = await startLocalRuntime();

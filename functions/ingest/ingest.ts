@@ -21,7 +21,7 @@ import { parseEnvelope } from '#core/envelope.js';
 import { HttpError, errorResponse, json } from '#core/http.js';
 import { verifySignature } from '#core/signature.js';
 import type { SecretSource, WebhookQueue } from '#functions/ports.js';
-import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
+import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
 export interface IngestMetrics {
   signatureFailure(): void;
@@ -130,7 +130,7 @@ export function createIngestHandler(deps: IngestDeps): IngestHandler {
         log.warn('webhook', line);
       } else {
         line.code = 'internal_error';
-        log.error('webhook', { ...line, error: err as Error });
+        log.error('webhook', { ...line, ...errorFields(err) });
       }
       return response;
     }

@@ -33,7 +33,7 @@ import {
   type StoredEvent,
   type ThreeToneApi,
 } from '#functions/ports.js';
-import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
+import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
 export interface ProcessorMetrics {
   conversationCompleted(): void;
@@ -94,21 +94,31 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * Records of one batch run in parallel; those of the same conversation wait for each other, so a
-   * batch holding `conversation_ended` and `call_ended` fetches ThreeTone's details once, not twice
-   * (its API allows 100 requests a minute). Across Lambdas the conditional commit keeps it correct.
+   * Records of one batch run in parallel; those touching the same conversation (or call, or platform
+   * event) wait for each other. So a batch holding `conversation_ended` and `call_ended` fetches
+   * ThreeTone's details once (its API allows 100 requests a minute), and two records never publish
+   * the same outbox entries. Across Lambdas the conditional commit keeps the data exact; there a
+   * rare re-publication carries the same `event_id`.
    */
   const locks = new Map<string, Promise<void>>();
-  async function reconcileConversation(conversationId: string, log: Logger = baseLog): Promise<void> {
-    const previous = locks.get(conversationId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => reconcileUnlocked(conversationId, log));
+  async function withLock(key: string, fn: () => Promise<void>): Promise<void> {
+    const previous = locks.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(fn);
     const tail = run.catch(() => undefined);
-    locks.set(conversationId, tail);
+    locks.set(key, tail);
     try {
       await run;
     } finally {
-      if (locks.get(conversationId) === tail) locks.delete(conversationId);
+      if (locks.get(key) === tail) locks.delete(key);
     }
+  }
+
+  /** Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout. */
+  function reconcileConversation(conversationId: string, log: Logger = baseLog): Promise<void> {
+    return withLock(`conversation:${conversationId}`, async () => {
+      await reconcileUnlocked(conversationId, log);
+      await flushOutbox({ kind: 'conversation', conversationId });
+    });
   }
 
   /** Rebuilds a conversation's record from all it is known by; commits only if something changed. */
@@ -173,7 +183,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** Publishes a scope's pending outbox; throws (so the message is retried) if anything is left. */
-  async function flushOutbox(scope: EventScope, key: string): Promise<void> {
+  async function flushOutbox(scope: EventScope, key?: string): Promise<void> {
     const pending = await store.pendingOutbox(scope, key);
     if (pending.length === 0) return;
     const { failed } = await publisher.publish(pending.map((p) => p.event));
@@ -197,23 +207,35 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
 
     const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
-    const isNew = await store.insertEvent(scope, stored, outbox);
-    log.info(isNew ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+    const store1 = async () => {
+      const isNew = await store.insertEvent(scope, stored, outbox);
+      log.info(isNew ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+    };
 
     if (scope.kind === 'conversation') {
-      if (callId) await store.linkCall(callId, scope.conversationId);
-      await reconcileConversation(scope.conversationId, log);
+      const { conversationId } = scope;
+      await store1();
+      if (callId) await store.linkCall(callId, conversationId);
+      await reconcileConversation(conversationId, log); // publishes the raw event's outbox too
     } else if (scope.kind === 'call') {
+      const { callId: unlinkedCall } = scope;
+      await withLock(`call:${unlinkedCall}`, async () => {
+        await store1();
+        await flushOutbox(scope, key);
+      });
       // Written before the read: of this message and the one that links the call, at least one
       // sees the other, so the call's events always reach the conversation.
-      const linked = await store.getCallLink(scope.callId);
+      const linked = await store.getCallLink(unlinkedCall);
       if (linked) {
         log.appendKeys({ conversation_id: linked });
         await reconcileConversation(linked, log);
-        await flushOutbox({ kind: 'conversation', conversationId: linked }, key);
       }
+    } else {
+      await withLock(`event:${key}`, async () => {
+        await store1();
+        await flushOutbox(scope, key);
+      });
     }
-    await flushOutbox(scope, key);
   }
 
   async function recordHandler(record: SQSRecord): Promise<void> {
@@ -224,10 +246,9 @@ export function createProcessor(deps: ProcessorDeps) {
       await processMessage(messageBody(record), receivedAt, log);
     } catch (err) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-      const name = err instanceof Error ? err.name : 'Error';
-      const message = err instanceof Error ? err.message : String(err);
-      log.warn('message failed; it will be retried', { receive_count: receiveCount, error: name, reason: message });
-      if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${name}: ${message}`, log);
+      const { error, reason } = errorFields(err);
+      log.warn('message failed; it will be retried', { receive_count: receiveCount, error, reason });
+      if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
       throw err;
     }
   }

@@ -11,7 +11,7 @@ import { agentMetrics } from '#core/aggregates.js';
 import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } from '#core/http.js';
 import type { QueryConfig } from '#functions/config.js';
 import type { ConversationQueries } from '#functions/ports.js';
-import { logger } from '#functions/shared/logger.js';
+import { errorFields, logger } from '#functions/shared/logger.js';
 
 export interface QueryDeps {
   readonly queries: ConversationQueries;
@@ -87,7 +87,7 @@ export function createQueryHandler(deps: QueryDeps): QueryHandler {
           status: response.statusCode,
           duration_ms: Date.now() - started,
           ...ids,
-          error: err as Error,
+          ...errorFields(err),
         });
         return response;
       }

@@ -86,7 +86,8 @@ describe('local runtime over HTTP', () => {
     const completed = (await readEvents(rt.eventsFile)).filter(
       (e) => e['detail-type'] === 'Conversation Completed' && e.detail.conversation_id === CONVERSATION,
     );
-    expect(completed).toHaveLength(1);
+    expect(new Set(completed.map((e) => e.detail.event_id)).size).toBe(1);
+    expect(completed).toHaveLength(1); // and not re-published under the same event_id
     const day = String(record.body.ended_at).slice(0, 10);
     const metrics = await get(`/agents/${AGENT}/metrics?from=${day}&to=${day}`);
     expect(metrics.status).toBe(200);

@@ -100,6 +100,9 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(h.bus.distinct(DetailType.ThreeToneEvent)).toHaveLength(hooks.length);
     // details fetched once per conversation, not once per end event or duplicate
     expect(h.api.calls.filter((c) => c.startsWith('details:'))).toHaveLength(convs.length);
+    // and nothing published twice, although batches held several events of one conversation
+    const ids = h.bus.events.map((e) => e.detail.event_id);
+    expect(ids.length - new Set(ids).size).toBe(0);
   });
 
   it('stores the normalized record and transcript, from either response shape', async () => {
