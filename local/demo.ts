@@ -299,8 +299,8 @@ async function main(argv: string[]): Promise<number> {
 
   // 5. processing
   console.log(
-    'processing: the simulator rate-limits at 100 requests/minute like ThreeTone, and the processor honours ' +
-      'Retry-After and retries the injected failures, so this may take a minute',
+    'processing: the processor retries the injected failures (honouring Retry-After) and the simulator ' +
+      'rate-limits like ThreeTone, so this may take a minute',
   );
   const records = new Map<string, ConversationRecord>();
   const pending = new Set(traffic.conversations.map((c) => c.conversationId));

@@ -15,6 +15,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hash32, mulberry32 } from './prng.js';
 
 export type FaultKind = '500' | '429' | 'timeout' | 'reset';
 export const FAULT_KINDS: readonly FaultKind[] = ['500', '429', 'timeout', 'reset'];
@@ -147,28 +148,6 @@ const minDefined = (a: number | undefined, b: number | undefined) => (a === unde
 const maxDefined = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
 
 // ---------------------------------------------------------------- deterministic values
-
-/** FNV-1a, 32 bits. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** mulberry32: small, fast, good enough for test data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAX_REQUEST_LOG = 10_000;
 const TOPICS = ['billing', 'cancellation', 'technical_support', 'onboarding', 'pricing', 'complaint', 'upgrade'];

@@ -11,27 +11,9 @@
  */
 import { signBody } from '#core/signature.js';
 import type { Envelope } from '#core/types.js';
+import { createRng, type Rng } from './prng.js';
 
-/** A PRNG: uniform in [0, 1). */
-export type Rng = () => number;
-
-/** mulberry32 seeded through FNV-1a, so any integer (or string) seed gives a good stream. */
-export function createRng(seed: number | string): Rng {
-  let h = 0x811c9dc5;
-  const text = String(seed);
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  let a = h >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRng, type Rng } from './prng.js';
 
 const intBetween = (rng: Rng, min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;

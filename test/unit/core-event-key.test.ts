@@ -4,20 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson, eventKey } from '#core/event-key.js';
 import type { Envelope } from '#core/types.js';
 import { envelope } from '#test/helpers/envelopes.js';
+import { mulberry32 } from '#local/prng.js';
 
 const RUNS = { numRuns: 100 };
 
-/** A small deterministic PRNG, so a failing fast-check seed replays the same key orders. */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The same JSON value with its object keys shuffled at every depth (as another serializer might emit). */
 function shuffleKeys(value: unknown, rand: () => number): unknown {
