@@ -2,6 +2,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
+import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
 import { ThreeToneError } from '#adapters/threetone-http.js';
 import { body, createHarness, type Harness, sqsRecord } from '#test/helpers/processor-harness.js';
 
@@ -231,5 +232,30 @@ describe('processor through the handler, on DynamoDB Local', () => {
     await h.deliver([body(env('call_started', t('08:00:00'), { call_id: 'c1', phone_number: '+15550123' }))]);
     const [raw] = h.bus.ofType(DetailType.ThreeToneEvent);
     expect(raw?.detail).toMatchObject({ event: 'call_started', data: { call_id: 'c1', phone_number: '[redacted]' } });
+  });
+
+  it('a transcript larger than one DynamoDB item is chunked on write and read back whole by the query API', async () => {
+    const turns = Array.from({ length: 1200 }, (_, i) => ({ role: i % 2 ? 'agent' : 'user', message: `turn ${i} ${'x'.repeat(900)}`, time_in_call_secs: i }));
+    h.api.details.set('long', { conversation_id: 'long', agent_id: 'a', duration_seconds: 1200, transcript: turns });
+
+    await h.deliver([body(env('conversation_ended', t('12:00:00'), { conversation_id: 'long' }))]);
+
+    const chunks = await h.table.doc.send(
+      new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p AND begins_with(sk, :t)', ExpressionAttributeValues: { ':p': 'CONV#long', ':t': 'TRANSCRIPT#' }, ProjectionExpression: 'sk' }),
+    );
+    expect(chunks.Items!.length).toBeGreaterThan(1);
+    const read = await createDynamoDbQueries(h.table.doc, h.table.tableName).getTranscript('long');
+    expect(read?.map((turn) => turn.message)).toEqual(turns.map((turn) => turn.message));
+    const record = await createDynamoDbQueries(h.table.doc, h.table.tableName).getRecord('long');
+    expect(record).toMatchObject({ transcript_turns: 1200, metrics: { agent_turns: 600, user_turns: 600 } });
+  });
+
+  it('a message that is not a webhook envelope is retried, then dead-lettered with a Platform Alert, storing nothing', async () => {
+    const { deadLettered } = await h.deliver(['not json at all']);
+
+    expect(deadLettered).toEqual(['not json at all']);
+    const alerts = h.bus.ofType(DetailType.PlatformAlert);
+    expect(alerts.map((a) => a.detail)).toMatchObject([{ alert_type: 'dead_lettered', source: { event: null, conversation_id: null, receive_count: 5 } }]);
+    expect(h.bus.ofType(DetailType.ThreeToneEvent)).toEqual([]);
   });
 });
