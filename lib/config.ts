@@ -77,30 +77,23 @@ function flag(def: boolean, description: string): ContextKey<boolean> {
   };
 }
 
-function text(def: string, description: string, pattern: RegExp, expected: string): ContextKey<string> {
-  return {
-    default: def,
-    description,
-    parse(raw, key) {
-      if (isUnset(raw)) return def;
-      const s = String(raw).trim();
-      if (!pattern.test(s)) throw new PipelineConfigError(`context "${key}" must be ${expected}, got ${JSON.stringify(raw)}`);
-      return s;
-    },
+/** Trimmed text matching `pattern`, or a clear error naming the context key. */
+function matching(pattern: RegExp, expected: string) {
+  return (raw: unknown, key: string): string => {
+    const s = String(raw).trim();
+    if (!pattern.test(s)) throw new PipelineConfigError(`context "${key}" must be ${expected}, got ${JSON.stringify(raw)}`);
+    return s;
   };
 }
 
+function text(def: string, description: string, pattern: RegExp, expected: string): ContextKey<string> {
+  const check = matching(pattern, expected);
+  return { default: def, description, parse: (raw, key) => (isUnset(raw) ? def : check(raw, key)) };
+}
+
 function optionalText(description: string, pattern: RegExp, expected: string): ContextKey<string | undefined> {
-  return {
-    default: undefined,
-    description,
-    parse(raw, key) {
-      if (isUnset(raw)) return undefined;
-      const s = String(raw).trim();
-      if (!pattern.test(s)) throw new PipelineConfigError(`context "${key}" must be ${expected}, got ${JSON.stringify(raw)}`);
-      return s;
-    },
-  };
+  const check = matching(pattern, expected);
+  return { default: undefined, description, parse: (raw, key) => (isUnset(raw) ? undefined : check(raw, key)) };
 }
 
 const RETENTION_VALUES = new Set(

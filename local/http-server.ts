@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { logger } from '#functions/shared/logger.js';
+import { listen } from './listen.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -160,18 +161,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     return reply(status, headers, payload);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = await listen(server, opts.port, opts.host);
 
   return {
-    url: `http://${host}:${address.port}`,
+    url,
     close() {
       closing = true;
       return new Promise<void>((resolve, reject) => {

@@ -14,8 +14,8 @@
  * `faults` or from another process via `POST /_simulator/faults`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hash32, mulberry32 } from './prng.js';
+import { listen } from './listen.js';
 
 export type FaultKind = '500' | '429' | 'timeout' | 'reset';
 export const FAULT_KINDS: readonly FaultKind[] = ['500', '429', 'timeout', 'reset'];
@@ -740,18 +740,10 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
   });
   server.keepAliveTimeout = 1_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
 
   return {
-    url: `http://${host}:${address.port}`,
+    url,
     observe,
     faults,
     requests,

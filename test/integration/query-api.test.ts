@@ -9,6 +9,7 @@ import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import { createQueryHandler, type QueryHandler } from '#functions/query/query.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
+import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 
 // ---------------------------------------------------------------- seeding (docs/data-model.md)
 
@@ -97,29 +98,7 @@ async function putAgentDay(t: TestTable, agentId: string, date: string, counters
 
 // ---------------------------------------------------------------- request helpers
 
-function get(path: string, query?: Record<string, string>): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: new URLSearchParams(query ?? {}).toString(),
-    headers: {},
-    ...(query && { queryStringParameters: query }),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method: 'GET', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'req',
-      routeKey: '$default',
-      stage: '$default',
-      time: '01/Jan/2024:00:00:00 +0000',
-      timeEpoch: 0,
-    },
-  };
-}
+const get = (path: string, query?: Record<string, string>) => apiGatewayEvent('GET', path, query ? { query } : {});
 
 async function call(handler: QueryHandler, path: string, query?: Record<string, string>) {
   const res = await handler(get(path, query));

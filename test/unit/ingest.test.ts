@@ -7,6 +7,7 @@ import { MAX_WEBHOOK_BYTES, type IngestConfig } from '#functions/config.js';
 import { signBody } from '#core/signature.js';
 import { createIngestHandler, type IngestDeps } from '#functions/ingest/ingest.js';
 import type { SecretSource, WebhookQueue } from '#functions/ports.js';
+import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 
 const SECRET = 'whsec_current';
 const NOW = Date.UTC(2024, 0, 15, 10, 30, 0);
@@ -79,27 +80,13 @@ function request(
   if (opts.signature !== null) {
     headers['x-threetone-signature'] = opts.signature ?? signBody(raw ?? '', opts.secret ?? SECRET);
   }
-  return {
-    version: '2.0',
+  return apiGatewayEvent('POST', '/webhooks/threetone', {
     routeKey: 'POST /webhooks/threetone',
-    rawPath: '/webhooks/threetone',
-    rawQueryString: '',
     headers,
     isBase64Encoded: opts.base64 ?? false,
-    body: raw === undefined ? undefined : opts.base64 ? raw.toString('base64') : raw.toString('utf8'),
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'example.com',
-      domainPrefix: 'example',
-      http: { method: 'POST', path: '/webhooks/threetone', protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'req',
-      routeKey: 'POST /webhooks/threetone',
-      stage: '$default',
-      time: '',
-      timeEpoch: NOW,
-    },
-  };
+    ...(raw !== undefined && { body: opts.base64 ? raw.toString('base64') : raw.toString('utf8') }),
+    timeEpoch: NOW,
+  });
 }
 
 function bodyOf(res: APIGatewayProxyStructuredResultV2): unknown {

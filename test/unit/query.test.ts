@@ -5,32 +5,12 @@ import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
 import { createQueryHandler } from '#functions/query/query.js';
+import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 
 // ---------------------------------------------------------------- arrange helpers
 
-function apiEvent(method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; stage?: string } = {}) {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: new URLSearchParams(opts.query ?? {}).toString(),
-    headers: opts.headers ?? {},
-    ...(opts.query && { queryStringParameters: opts.query }),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: 'local',
-      apiId: 'local',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: 'req-1',
-      routeKey: '$default',
-      stage: opts.stage ?? '$default',
-      time: '01/Jan/2024:00:00:00 +0000',
-      timeEpoch: 0,
-    },
-  } satisfies APIGatewayProxyEventV2;
-}
+const apiEvent = (method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; stage?: string } = {}) =>
+  apiGatewayEvent(method, path, opts);
 
 function record(id: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
   return {
