@@ -147,3 +147,9 @@ export function normalizeDetails(conversationId: string, raw: Obj): NormalizedDe
     transcript: normalizeTranscript(raw.transcript),
   };
 }
+
+/** ThreeTone statuses meaning its analysis (rating, success, topics) may still change. */
+const NON_FINAL_STATUSES = new Set(['initiated', 'in-progress', 'in_progress', 'processing', 'pending', 'active', 'ongoing', 'queued']);
+
+/** Whether details with this status may still change (and are worth fetching again). */
+export const isNonFinalStatus = (status: string | null | undefined): boolean => !!status && NON_FINAL_STATUSES.has(status.toLowerCase());

@@ -20,7 +20,7 @@ import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookE
 import { foldConversation, type WebhookState } from '#core/conversation-state.js';
 import { parseEnvelope } from '#core/envelope.js';
 import { canonicalJson, eventKey } from '#core/event-key.js';
-import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
+import { isNonFinalStatus, normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
 import { buildRecord, sortTime } from '#core/record.js';
 import { transcriptMetrics } from '#core/transcript-metrics.js';
 import type { TranscriptTurn } from '#core/types.js';
@@ -134,13 +134,22 @@ export function createProcessor(deps: ProcessorDeps) {
       const prev: ProcessingState = snapshot?.state ?? { details: null, transcript: null, contribution: null, published: nothingPublished() };
 
       let { details, transcript } = prev;
-      if (state.status === 'ended' && !details) {
-        fetched ??= await fetchDetails(conversationId);
-        details = fetched.details;
-        transcript = fetched.turns ? { turns: fetched.turns.length, metrics: transcriptMetrics(fetched.turns) } : null;
-        if (fetched.turns && !transcriptStored) {
-          await store.putTranscript(conversationId, fetched.turns);
-          transcriptStored = true;
+      // Fetch once the conversation has ended; again while ThreeTone says its analysis is still
+      // running (a completed record is then corrected, and its aggregates by the difference).
+      if (state.status === 'ended' && (!details || isNonFinalStatus(details.status))) {
+        try {
+          fetched ??= await fetchDetails(conversationId);
+        } catch (err) {
+          if (!details) throw err; // nothing stored yet: retry the message
+          log.warn('refetch of details still being analysed failed; keeping the stored ones', errorFields(err));
+        }
+        if (fetched) {
+          details = fetched.details;
+          transcript = fetched.turns ? { turns: fetched.turns.length, metrics: transcriptMetrics(fetched.turns) } : transcript;
+          if (fetched.turns && !transcriptStored) {
+            await store.putTranscript(conversationId, fetched.turns);
+            transcriptStored = true;
+          }
         }
       }
 

@@ -3,13 +3,15 @@
  *  1. publishes outbox entries older than a grace period (a processor that crashed between its
  *     commit and its publish, and whose message was dead-lettered, left them behind);
  *  2. lists ThreeTone's recent conversations and, for each that has finished but has no stored
- *     details here (a webhook never arrived, or its processing was dead-lettered), enqueues a
+ *     details here (a webhook never arrived, or its processing was dead-lettered), or whose stored
+ *     details ThreeTone was still analysing when they were fetched, enqueues a
  *     synthetic `conversation_ended` that the processor handles like any other. Its timestamp is
  *     deterministic, so two runs enqueue the same event and the processor dedupes it; its estimated
  *     end time never overrides a real one. Conversations younger than the grace period are left to
  *     their webhooks.
  */
 import { SYNTHETIC_SOURCE } from '#core/conversation-state.js';
+import { isNonFinalStatus } from '#core/normalize-details.js';
 import type { ReconcilerConfig } from '#functions/config.js';
 import type { ConversationStore, EventPublisher, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
@@ -59,7 +61,8 @@ export function createReconciler(deps: ReconcilerDeps) {
         if (!c.status || !FINISHED.has(c.status.toLowerCase())) continue;
         checked++;
         const snapshot = await deps.store.getRecord(c.conversation_id);
-        if (snapshot?.record.details_stored) continue;
+        // Stored and final: nothing to repair. Missing, or still being analysed by ThreeTone: (re)enqueue.
+        if (snapshot?.record.details_stored && !isNonFinalStatus(snapshot.state.details?.status)) continue;
         const duration = Number(c.raw.call_duration_secs ?? c.raw.duration_seconds);
         const endedUnix = c.start_time_unix_secs !== null ? c.start_time_unix_secs + (Number.isFinite(duration) ? duration : 0) : null;
         // Too recent: its webhooks may still be on their way or in the queue.

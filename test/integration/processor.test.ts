@@ -258,4 +258,36 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(alerts.map((a) => a.detail)).toMatchObject([{ alert_type: 'dead_lettered', source: { event: null, conversation_id: null, receive_count: 5 } }]);
     expect(h.bus.ofType(DetailType.ThreeToneEvent)).toEqual([]);
   });
+
+  it('details ThreeTone was still analysing are fetched again later, and the aggregates corrected by the difference', async () => {
+    const ended = body(env('conversation_ended', t('13:00:00'), { conversation_id: 'np', agent_id: 'agent-np' }));
+    h.api.details.set('np', { conversation_id: 'np', agent_id: 'agent-np', status: 'processing', duration_seconds: 60 });
+    await h.deliver([ended]);
+    const before = (await h.agentDays('agent-np'))[0]!.counters;
+    expect(before).toMatchObject({ conversations: 1, resolved: 0, satisfaction_n: 0 });
+
+    // ThreeTone finished its analysis; a retried delivery (or the reconciler) triggers the refetch
+    h.api.details.set('np', { conversation_id: 'np', agent_id: 'agent-np', status: 'done', duration_seconds: 60, satisfaction_score: 4.5, resolution_status: 'resolved' });
+    await h.deliver([ended]);
+    await h.deliver([ended]); // final now: no further fetch
+
+    const after = (await h.agentDays('agent-np'))[0]!.counters;
+    expect(after).toMatchObject({ conversations: 1, resolved: 1, satisfaction_n: 1, satisfaction_milli_sum: 4500, duration_n: 1 });
+    expect(h.api.calls.filter((c) => c === 'details:np')).toHaveLength(2);
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+    expect(h.bus.distinct(DetailType.ConversationUpdated).at(-1)?.detail).toMatchObject({ satisfaction_score: 4.5, resolution_status: 'resolved' });
+  });
+
+  it('a failed refetch of non-final details keeps the stored record and does not fail the message', async () => {
+    const ended = body(env('conversation_ended', t('14:00:00'), { conversation_id: 'np2', agent_id: 'a' }));
+    h.api.details.set('np2', { conversation_id: 'np2', agent_id: 'a', status: 'in-progress', duration_seconds: 30 });
+    await h.deliver([ended]);
+    h.api.failures.push(new ThreeToneError('ThreeTone answered 503', { retryable: true, status: 503 }));
+
+    const { deadLettered, attempts } = await h.deliver([ended]);
+
+    expect(deadLettered).toEqual([]);
+    expect(attempts).toBe(1);
+    expect((await h.agentDays('a'))[0]!.counters.conversations).toBe(1);
+  });
 });
