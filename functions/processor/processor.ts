@@ -65,17 +65,17 @@ export class DetailsNotFoundError extends Error {
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
+/** An id as ThreeTone may send it: a non-empty string (trimmed) or a number. */
+const idOf = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : null);
+const callIdOf = (data: Record<string, unknown>): string | null => idOf(data.call_id);
+
 function scopeOf(data: Record<string, unknown>): EventScope {
-  const id = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : null);
-  const conversationId = id(data.conversation_id);
+  const conversationId = idOf(data.conversation_id);
   if (conversationId) return { kind: 'conversation', conversationId };
-  const callId = id(data.call_id);
+  const callId = callIdOf(data);
   if (callId) return { kind: 'call', callId };
   return { kind: 'platform' };
 }
-
-const callIdOf = (data: Record<string, unknown>): string | null =>
-  typeof data.call_id === 'string' && data.call_id.trim() ? data.call_id.trim() : typeof data.call_id === 'number' ? String(data.call_id) : null;
 
 export function createProcessor(deps: ProcessorDeps) {
   const { store, api, publisher, config } = deps;
@@ -216,20 +216,20 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
 
     const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
-    const store1 = async () => {
+    const storeEvent = async () => {
       const isNew = await store.insertEvent(scope, stored, outbox);
       log.info(isNew ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
     };
 
     if (scope.kind === 'conversation') {
       const { conversationId } = scope;
-      await store1();
+      await storeEvent();
       if (callId) await store.linkCall(callId, conversationId);
       await reconcileConversation(conversationId, log); // publishes the raw event's outbox too
     } else if (scope.kind === 'call') {
       const { callId: unlinkedCall } = scope;
       await withLock(`call:${unlinkedCall}`, async () => {
-        await store1();
+        await storeEvent();
         await flushOutbox(scope, key);
       });
       // Written before the read: of this message and the one that links the call, at least one
@@ -241,7 +241,7 @@ export function createProcessor(deps: ProcessorDeps) {
       }
     } else {
       await withLock(`event:${key}`, async () => {
-        await store1();
+        await storeEvent();
         await flushOutbox(scope, key);
       });
     }
