@@ -16,7 +16,6 @@ import { envSecretSource } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { parseEnvelope } from '#core/envelope.js';
 import {
-  ConfigError,
   loadIngestConfig,
   loadProcessorConfig,
   loadQueryConfig,
@@ -176,4 +175,3 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   }
 }
 
-export { ConfigError };

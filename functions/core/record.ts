@@ -33,7 +33,8 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
   const derived: string[] = [];
 
   const started_at = d?.started_at ?? state.started_at;
-  let ended_at = state.status === 'ended' ? (d?.ended_at ?? state.ended_at) : null;
+  // An ended state always has an end time (its end event's, real or the reconciler's estimate).
+  const ended_at = state.status === 'ended' ? (d?.ended_at ?? state.ended_at) : null;
 
   let duration_seconds = state.status === 'ended' ? (d?.duration_seconds ?? h.duration_seconds) : null;
   if (duration_seconds === null && state.status === 'ended' && started_at && ended_at) {
@@ -43,11 +44,6 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
       derived.push('duration_seconds');
     }
   }
-  if (state.status === 'ended' && !ended_at && started_at && duration_seconds !== null) {
-    ended_at = new Date(Date.parse(started_at) + duration_seconds * 1000).toISOString();
-    derived.push('ended_at');
-  }
-
   let turn_count = d?.turn_count ?? h.turn_count;
   if (turn_count === null && transcript) {
     turn_count = transcript.turns;

@@ -24,6 +24,7 @@ import type { SecretSource, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
 export interface IngestMetrics {
+  /** A request refused as unauthenticated: missing or wrong signature, or a replayed (stale) body. */
   signatureFailure(): void;
   accepted(): void;
 }
@@ -109,6 +110,7 @@ export function createIngestHandler(deps: IngestDeps): IngestHandler {
       // 5. replay window: the body timestamp is covered by the signature, so it bounds replays
       const nowMs = now();
       if (Math.abs(nowMs - timestampMs) > windowMs) {
+        metrics.signatureFailure(); // an authentication failure too: the alarm watches for replays
         throw new HttpError(401, 'stale_timestamp', `timestamp is outside the ${config.replayWindowSeconds} s replay window.`);
       }
 

@@ -163,7 +163,7 @@ export class Monitoring extends Construct {
         width: 8,
         left: [
           perMinute(CustomMetric.WebhooksAccepted, 'accepted'),
-          perMinute(CustomMetric.SignatureFailures, 'signature or replay failures'),
+          perMinute(CustomMetric.SignatureFailures, 'signature or replay-window failures'),
           props.apiStage.metricCount({ ...minute, statistic: 'Sum', label: 'API requests (all routes)' }),
         ],
       }),

@@ -298,6 +298,12 @@ describe('ingest: replay window', () => {
     expect(queue.sent).toHaveLength(1);
   });
 
+  it('counts a stale body as an authentication failure, for the signature-failure alarm', async () => {
+    const { handler, counts } = setup();
+    await handler(request(at(-86_400_001)));
+    expect(counts).toEqual({ signatureFailure: 1, accepted: 0 });
+  });
+
   it('applies to Unix-second timestamps too', async () => {
     const { handler, queue } = setup({ config: { ...DEFAULT_CONFIG, replayWindowSeconds: 60 } });
     expectError(await handler(request(envelope({ timestamp: Math.floor(NOW / 1000) - 61 }))), 401, 'stale_timestamp');
