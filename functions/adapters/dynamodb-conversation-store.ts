@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { AggregateDelta } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
+import { eventFacts } from '#core/event-facts.js';
 import type { TranscriptTurn } from '#core/types.js';
 import {
   ConcurrentUpdateError,
@@ -128,6 +129,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const createdAt = new Date(now()).toISOString();
       const items: TransactItem[] = [
         {
+          // What records are rebuilt from: kept as long as records (platform events feed none).
           Put: {
             TableName: tableName,
             Item: {
@@ -136,11 +138,18 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
               event: event.envelope.event,
               timestamp: event.envelope.timestamp,
               timestamp_ms: event.timestampMs,
-              data: event.envelope.data,
+              data: eventFacts(event.envelope.data),
               received_at: event.receivedAt,
-              expires_at: expiresAt(opts.retention.rawEventDays),
+              expires_at: expiresAt(scope.kind === 'platform' ? opts.retention.rawEventDays : opts.retention.recordDays),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        {
+          // The payload as received (personal data): kept RAW_EVENT_RETENTION_DAYS, read by no code path.
+          Put: {
+            TableName: tableName,
+            Item: { pk, sk: keys.raw(event.key), data: event.envelope.data, expires_at: expiresAt(opts.retention.rawEventDays) },
           },
         },
         ...outbox.map((e) => outboxPut(pk, e, createdAt)),

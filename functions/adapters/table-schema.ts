@@ -25,6 +25,7 @@ export const keys = {
   link: 'LINK',
   event: (eventKey: string) => `EVT#${eventKey}`,
   eventPrefix: 'EVT#',
+  raw: (eventKey: string) => `RAW#${eventKey}`,
   transcript: (chunk: number) => `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
   transcriptPrefix: 'TRANSCRIPT#',
   outbox: (eventId: string) => `OUTBOX#${eventId}`,

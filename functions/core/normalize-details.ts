@@ -87,7 +87,8 @@ const asResolution = (v: unknown): string | null => {
   return RESOLUTION_ALIASES[s] ?? s;
 };
 
-const P = {
+/** The paths each normalized field is read from, first usable value wins. */
+export const DETAIL_PATHS = {
   agent: ['agent_id', 'metadata.agent_id'],
   call: ['call_id', 'metadata.call_id', 'metadata.phone_call.call_sid'],
   direction: ['direction', 'metadata.direction', 'call_direction', 'metadata.phone_call.direction'],
@@ -102,6 +103,7 @@ const P = {
   escalated: ['escalated', 'analysis.escalated'],
   summary: ['summary', 'call_summary_title', 'analysis.call_summary_title', 'transcript_summary', 'analysis.transcript_summary'],
 } as const;
+const P = DETAIL_PATHS;
 
 const AGENT_ROLES = new Set(['agent', 'assistant', 'ai', 'bot']);
 /** Roles are normalized to "user" | "agent" where recognizable, kept as sent otherwise. */

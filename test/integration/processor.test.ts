@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
@@ -289,5 +289,30 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(deadLettered).toEqual([]);
     expect(attempts).toBe(1);
     expect((await h.agentDays('a'))[0]!.counters.conversations).toBe(1);
+  });
+
+  it('after raw payloads expire, a late event still sees the whole conversation: no regression, no recount', async () => {
+    const [s1] = specs(1);
+    h.api.details.set(s1!.id, details(s1!, 0));
+    await h.deliver(webhooks(s1!).map(body));
+    const { Items: stored } = await h.table.doc.send(
+      new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `CONV#${s1!.id}` } }),
+    );
+    const raw = stored!.filter((it) => String(it.sk).startsWith('RAW#'));
+    expect(raw.length).toBeGreaterThan(0);
+    expect(raw.every((it) => it.expires_at > Date.now() / 1000)).toBe(true);
+    // events keep only the facts records are built from: no phone number outlives the raw payload
+    expect(JSON.stringify(stored!.filter((it) => String(it.sk).startsWith('EVT#')))).not.toContain('+15550100');
+    const before = (await h.agentDays(s1!.agent))[0]!.counters;
+
+    // TTL deletes the raw payloads (DynamoDB Local does not expire items: delete them as TTL would)
+    for (const it of raw) await h.table.doc.send(new DeleteCommand({ TableName: h.table.tableName, Key: { pk: it.pk, sk: it.sk } }));
+    await h.deliver([body(env('escalation_triggered', t('23:00:00'), { conversation_id: s1!.id, reason: 'late' }))]);
+
+    const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${s1!.id}`, sk: 'RECORD' } }));
+    expect(Item?.record).toMatchObject({ status: 'ended', started_at: new Date(s1!.startedAt).toISOString(), call_id: `call-${s1!.id}`, escalated: true });
+    const after = (await h.agentDays(s1!.agent))[0]!.counters;
+    expect(after.conversations).toBe(before.conversations);
+    expect(after.duration_ms_sum).toBe(before.duration_ms_sum);
   });
 });
