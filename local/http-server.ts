@@ -52,6 +52,7 @@ const ROUTES: readonly Route[] = [
   route('GET', '/conversations/{conversation_id}', 'query'),
   route('GET', '/conversations/{conversation_id}/transcript', 'query'),
   route('GET', '/agents/{agent_id}/metrics', 'query'),
+  route('GET', '/events/{event_key}', 'query'),
   route('GET', '/health', 'health'),
 ];
 

@@ -18,7 +18,7 @@ import type { ProcessorConfig } from '#functions/config.js';
 import { aggregateDelta, contributionOf } from '#core/aggregates.js';
 import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
 import { foldConversation, type WebhookState } from '#core/conversation-state.js';
-import { parseEnvelope } from '#core/envelope.js';
+import { asId, parseEnvelope } from '#core/envelope.js';
 import { canonicalJson, eventKey } from '#core/event-key.js';
 import { isNonFinalStatus, normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
 import { buildRecord, sortTime } from '#core/record.js';
@@ -65,12 +65,10 @@ export class DetailsNotFoundError extends Error {
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
-/** An id as ThreeTone may send it: a non-empty string (trimmed) or a number. */
-const idOf = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : null);
-const callIdOf = (data: Record<string, unknown>): string | null => idOf(data.call_id);
+const callIdOf = (data: Record<string, unknown>): string | null => asId(data.call_id);
 
 function scopeOf(data: Record<string, unknown>): EventScope {
-  const conversationId = idOf(data.conversation_id);
+  const conversationId = asId(data.conversation_id);
   if (conversationId) return { kind: 'conversation', conversationId };
   const callId = callIdOf(data);
   if (callId) return { kind: 'call', callId };
@@ -206,7 +204,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!parsed.ok) throw new UnprocessableMessageError(`invalid envelope on the queue: ${parsed.code}`);
     const { envelope, timestampMs } = parsed;
     const key = eventKey(envelope);
-    const stored: StoredEvent = { key, envelope, timestampMs, receivedAt };
+    const stored = { key, envelope, timestampMs, receivedAt, rawText: body };
     let scope = scopeOf(envelope.data);
     const callId = callIdOf(envelope.data);
     if (scope.kind === 'call') {

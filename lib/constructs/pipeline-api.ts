@@ -23,6 +23,7 @@ export const QUERY_PATHS = [
   '/conversations',
   '/conversations/{conversation_id}',
   '/conversations/{conversation_id}/transcript',
+  '/events/{event_key}',
   '/agents/{agent_id}/metrics',
 ] as const;
 
