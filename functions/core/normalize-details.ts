@@ -55,9 +55,9 @@ export const asNumber = (v: unknown): number | null => {
 };
 
 /** Longest text kept in a record field: summaries and reasons are cut there, with `…`. */
-export const MAX_TEXT_CHARS = { summary: 4096, reason: 1024, label: 128 } as const;
+export const MAX_TEXT_CHARS = { summary: 4096, reason: 1024, label: 64 } as const;
 /** Most topics kept per conversation. */
-export const MAX_TOPICS = 32;
+export const MAX_TOPICS = 10;
 
 /** `s` cut to at most `max` UTF-16 units, never inside a surrogate pair, marked with `…` when cut. */
 export function clipText(s: string, max: number): string {

@@ -58,6 +58,11 @@ export class UnprocessableMessageError extends Error {
   override name = 'UnprocessableMessageError';
 }
 
+/** A record failed; its message holds only the failure's name (and this service's own message). */
+export class RecordFailedError extends Error {
+  override name = 'RecordFailedError';
+}
+
 /** ThreeTone has not (yet) got the details of an ended conversation. */
 export class DetailsNotFoundError extends Error {
   override name = 'DetailsNotFoundError';
@@ -256,7 +261,9 @@ export function createProcessor(deps: ProcessorDeps) {
       const { error, reason } = errorFields(err);
       log.warn('message failed; it will be retried', { receive_count: receiveCount, error, reason });
       if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
-      throw err;
+      // Only what may be logged leaves this function: the batch utility and the Lambda runtime
+      // would otherwise carry the original message (which may quote a payload value).
+      throw new RecordFailedError(`${error}: ${reason}`);
     }
   }
 
@@ -291,6 +298,7 @@ export function createProcessorHandler(deps: ProcessorDeps) {
   const { recordHandler } = createProcessor(deps);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, recordHandler, processor, { context: context as Context });
+    // A batch that failed whole is reported like a partial one (every item failed), not thrown.
+    return processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
   };
 }
