@@ -112,8 +112,33 @@ export const DEFAULT_REDACT_FIELDS = [
   'transcript',
 ];
 
+/** Enrichment from ThreeTone's REST API: its quota, and how long a conversation waits for details. */
+export interface EnrichmentConfig {
+  /** ThreeTone's request quota for your plan (shared by every caller: processor, enricher, reconciler). */
+  readonly budget: { readonly perMinute: number; readonly perHour: number };
+  /** After this long without details an ended conversation is completed from webhook facts (`gave_up`). */
+  readonly giveUpHours: number;
+  /** After this long a conversation leaves the enrichment queue, enriched or not. */
+  readonly maxAgeDays: number;
+  /** The backlog alarm fires when the oldest waiting conversation ended longer ago than this. */
+  readonly alarmAgeMinutes: number;
+}
+
+export function loadEnrichmentConfig(env: Env = process.env): EnrichmentConfig {
+  return {
+    budget: {
+      perMinute: num(env, 'THREETONE_REQUESTS_PER_MINUTE', 100, { min: 2, integer: true }),
+      perHour: num(env, 'THREETONE_REQUESTS_PER_HOUR', 1_000, { min: 2, integer: true }),
+    },
+    giveUpHours: num(env, 'ENRICHMENT_GIVE_UP_HOURS', 6, { min: 0 }),
+    maxAgeDays: num(env, 'ENRICHMENT_MAX_AGE_DAYS', 7, { min: 0 }),
+    alarmAgeMinutes: num(env, 'ENRICHMENT_ALARM_AGE_MINUTES', 60, { min: 1 }),
+  };
+}
+
 export interface ProcessorConfig {
   readonly tableName: string;
+  readonly enrichment: EnrichmentConfig;
   readonly alerts: { longDurationSeconds: number; lowSatisfaction: number };
   /** The queue's maxReceiveCount: on the last attempt a failure also raises a Platform Alert. */
   readonly maxReceiveCount: number;
@@ -125,6 +150,7 @@ export interface ProcessorConfig {
 export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
   return {
     tableName: str(env, 'TABLE_NAME'),
+    enrichment: loadEnrichmentConfig(env),
     alerts: loadAlertThresholds(env),
     maxReceiveCount: num(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true }),
     retention: {

@@ -79,10 +79,16 @@ export interface ProcessingState {
   /** Facts already written to the outbox, so each is emitted once. */
   published: {
     started: boolean;
+    /** `Conversation Ended` (absent in records written before it existed: read as false). */
+    ended?: boolean;
     completed: boolean;
     escalations: string[];
     alerts: string[];
   };
+  /** The conversation is on the enrichment queue (a `pending enrichment` item exists). */
+  enrichment_queued?: boolean;
+  /** It waited ENRICHMENT_GIVE_UP_HOURS without details and was completed from webhook facts. */
+  gave_up?: boolean;
 }
 
 export interface RecordSnapshot {
@@ -102,6 +108,23 @@ export interface RecordChange {
   readonly sortTime: string;
   readonly aggregateDeltas: readonly AggregateDelta[];
   readonly outbox: readonly BusEvent[];
+  /**
+   * The conversation joins the enrichment queue (ordered by `endedAt`), or leaves it, in the same
+   * transaction; absent: no change.
+   */
+  readonly enrichmentQueue?: { readonly op: 'add'; readonly endedAt: string } | { readonly op: 'remove' };
+}
+
+/** A conversation waiting for ThreeTone's details (the enrichment queue, oldest end first). */
+export interface PendingEnrichment {
+  readonly conversationId: string;
+  readonly endedAt: string;
+  /** Genuine failures so far (a 404, a 5xx, a timeout); budget waits and 429s are not counted. */
+  readonly attempts: number;
+  /** Epoch ms before which it is not tried again. */
+  readonly notBeforeMs: number;
+  /** Details fetched while the transcript still had to wait for budget (raw ThreeTone JSON). */
+  readonly details: Record<string, unknown> | null;
 }
 
 /** Thrown by `commit` when the record changed since it was read: re-read and retry. */
@@ -140,6 +163,36 @@ export interface ConversationStore {
   /** Oldest pending outbox entries of all scopes (the reconciler's sweep). */
   sweepOutbox(olderThanMs: number, limit: number): Promise<OutboxEntry[]>;
   deleteOutbox(entries: readonly OutboxEntry[]): Promise<void>;
+
+  /** Up to `limit` queued enrichments, oldest end first, whose `notBeforeMs` has passed. */
+  dueEnrichments(nowMs: number, limit: number): Promise<PendingEnrichment[]>;
+  /**
+   * Takes a queued enrichment for `leaseMs` so that concurrent enrichers do not fetch it twice.
+   * False when another holds it or it left the queue.
+   */
+  leaseEnrichment(conversationId: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  /** Puts a queued enrichment back for later, releasing its lease (no-op if it left the queue). */
+  deferEnrichment(
+    conversationId: string,
+    change: { notBeforeMs: number; attempts?: number; details?: Record<string, unknown> | null },
+  ): Promise<void>;
+  /** Queued enrichments that ended before `endedBefore` (ISO) and were not yet given up on, oldest first. */
+  overdueEnrichments(endedBefore: string, limit: number): Promise<PendingEnrichment[]>;
+  /** Notes on the queued enrichment that its conversation was completed from webhook facts. */
+  markEnrichmentGaveUp(conversationId: string): Promise<void>;
+  /** How many conversations wait for enrichment, and when the oldest of them ended. */
+  enrichmentBacklog(): Promise<{ pending: number; oldestEndedAt: string | null }>;
+}
+
+/**
+ * ThreeTone's request quota, shared by every process that calls its REST API (DynamoDB on AWS and
+ * locally). Every request ThreeTone sees is paid for here first.
+ */
+export interface RequestBudget {
+  /** One request's worth, or when to ask again. */
+  take(): Promise<{ granted: true } | { granted: false; retryAfterMs: number }>;
+  /** ThreeTone answered 429 anyway (another client shares the key): nobody takes until `untilMs`. */
+  block(untilMs: number): Promise<void>;
 }
 
 // ---------------------------------------------------------------- storage (query side)

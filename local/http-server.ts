@@ -24,6 +24,8 @@ export interface HttpServerOptions {
   query: ApiHandler;
   /** `GET /health` answers 200 when true, 503 otherwise. */
   isReady: () => boolean;
+  /** More figures for `GET /health` (e.g. the enrichment backlog). */
+  health?: () => Record<string, unknown>;
   /** API Gateway's own payload limit. @default 10 MiB */
   maxBodyBytes?: number;
 }
@@ -111,7 +113,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     }
     if (matched.route.target === 'health') {
       return opts.isReady()
-        ? reply(200, JSON_HEADERS, JSON.stringify({ status: 'ok' }))
+        ? reply(200, JSON_HEADERS, JSON.stringify({ status: 'ok', ...opts.health?.() }))
         : reply(503, JSON_HEADERS, JSON.stringify({ status: 'starting' }));
     }
 

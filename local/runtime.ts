@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
 import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
+import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { envSecretSource } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { parseEnvelope } from '#core/envelope.js';
@@ -25,7 +26,8 @@ import {
 } from '#functions/config.js';
 import { createIngestHandler } from '#functions/ingest/ingest.js';
 import type { WebhookQueue } from '#functions/ports.js';
-import { createProcessorHandler } from '#functions/processor/processor.js';
+import { createEnricher } from '#functions/enricher/enricher.js';
+import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { createReconciler } from '#functions/reconciler/reconciler.js';
 import { logger } from '#functions/shared/logger.js';
@@ -95,6 +97,12 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   const maxReceiveCount = numEnv(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true });
   const visibilityTimeoutMs = numEnv(env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', 5, { min: 0 }) * 1000;
   const reconcileEveryMs = numEnv(env, 'RECONCILE_INTERVAL_SECONDS', 300, { min: 0 }) * 1000;
+  const enrichEveryMs = numEnv(env, 'LOCAL_ENRICH_INTERVAL_MS', 1000, { min: 10 });
+  // A compressed clock for ThreeTone's quota (budget and simulator) and the enrichment waits, so an
+  // hour can pass in a minute (LOCAL_TIME_SCALE=60).
+  const timeScale = numEnv(env, 'LOCAL_TIME_SCALE', 1, { min: 1 });
+  const origin = Date.now();
+  const clock = () => origin + (Date.now() - origin) * timeScale;
 
   // Validate all configuration before starting anything (fail fast, clear message).
   const ingestConfig = loadIngestConfig(env);
@@ -123,12 +131,15 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
         apiKey,
         seed: numEnv(env, 'SIMULATOR_SEED', 7, { integer: true }),
         // ThreeTone's real limit is 100/min; locally a burst should not stall for minutes (set 100 to feel it).
-        rateLimitPerMinute: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_MINUTE', 600, { min: 0, integer: true }),
+        rateLimitPerMinute: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_MINUTE', 100, { min: 0, integer: true }),
+        rateLimitPerHour: numEnv(env, 'SIMULATOR_RATE_LIMIT_PER_HOUR', 1000, { min: 0, integer: true }),
+        now: clock,
       });
       stops.push(() => simulator!.close());
       threeToneUrl = simulator.url;
     }
-    const api = createThreeToneHttpClient(loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl }), { apiKey: async () => apiKey });
+    const clientConfig = loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl });
+    const api = createThreeToneHttpClient(clientConfig, { apiKey: async () => apiKey });
 
     const eventsFile = join(dataDir, 'events.jsonl');
     const bus = createLocalBus({ file: eventsFile });
@@ -140,14 +151,41 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       secrets,
       config: ingestConfig,
     });
-    const processor = createProcessorHandler({ store, api, publisher: bus, config: processorConfig });
+    const processorDeps = { store, publisher: bus, config: processorConfig };
+    const processing = createProcessor(processorDeps);
+    const budget = createDynamoDbRequestBudget(doc, TABLE_NAME, { ...processorConfig.enrichment.budget, now: clock });
+    const enricher = createEnricher({
+      store,
+      // Every request is paid for from the budget: the client itself never retries.
+      api: createThreeToneHttpClient({ ...clientConfig, maxRetries: 0 }, { apiKey: async () => apiKey }),
+      budget,
+      rebuild: processing.reconcileConversation,
+      config: processorConfig.enrichment,
+      now: clock,
+    });
+    let backlog = { pending: 0, oldest_age_seconds: 0 };
+    let draining: Promise<void> | null = null;
+    /** One drain at a time; a kick while one runs is absorbed by it. */
+    const drain = () =>
+      (draining ??= enricher
+        .drain({ deadlineMs: 5_000 * timeScale })
+        .then((r) => void (backlog = { pending: r.pending, oldest_age_seconds: r.oldestAgeSeconds }))
+        .catch((err: unknown) => logger.warn('enrichment run failed', { error: (err as Error).name }))
+        .finally(() => (draining = null)));
+    const processor = createProcessorHandler({ ...processorDeps, afterBatch: drain }, processing);
+    const enrichTimer = setInterval(() => void drain(), enrichEveryMs);
+    enrichTimer.unref();
+    stops.push(async () => {
+      clearInterval(enrichTimer);
+      await draining;
+    });
     const query = createQueryHandler({ queries: createDynamoDbQueries(doc, TABLE_NAME), config: queryConfig });
 
     queue.start((event) => processor(event));
     stops.push(() => queue.stop());
 
     if (reconcileEveryMs > 0) {
-      const reconcile = createReconciler({ api, store, queue, publisher: bus, config: reconcilerConfig });
+      const reconcile = createReconciler({ api, budget, store, queue, publisher: bus, config: reconcilerConfig });
       const timer = setInterval(() => {
         reconcile().catch((err: unknown) => logger.warn('reconciliation failed', { error: (err as Error).name }));
       }, reconcileEveryMs);
@@ -156,7 +194,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     }
 
     let ready = false;
-    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready });
+    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready, health: () => ({ enrichment: backlog }) });
     stops.push(() => server.close());
     ready = true;
     // Lets companion commands (npm run demo/send) find this run and its simulator.

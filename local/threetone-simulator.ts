@@ -64,6 +64,8 @@ export interface ThreeToneSimulatorOptions {
   rateLimitPerMinute?: number;
   /** The rate-limit window; tests shorten it. @default 60000 */
   rateLimitWindowMs?: number;
+  /** Requests per key per hour (ThreeTone documents 1,000/hour); 0 turns the limit off. @default 0 */
+  rateLimitPerHour?: number;
   /** Epoch milliseconds. @default Date.now */
   now?: () => number;
 }
@@ -223,6 +225,7 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
   const latencyMs = opts.latencyMs ?? 0;
   const rateLimit = opts.rateLimitPerMinute ?? 100;
   const rateWindowMs = opts.rateLimitWindowMs ?? 60_000;
+  const hourLimit = opts.rateLimitPerHour ?? 0;
 
   const conversations = new Map<string, Observed>();
   /** call_id → conversation_id, and call events seen before their conversation was known. */
@@ -230,6 +233,7 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
   const pendingCallEvents = new Map<string, SimulatorEnvelope[]>();
   const requests: SimulatorRequest[] = [];
   const rateLog = new Map<string, number[]>();
+  const hourLog = new Map<string, number[]>();
   const heldResponses = new Set<ServerResponse>();
   const timers = new Map<NodeJS.Timeout, () => void>();
   let closed = false;
@@ -555,17 +559,25 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
     return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
   }
 
-  /** Sliding-window log per key: counts accepted requests; answers the wait in seconds when over. */
+  /**
+   * Sliding-window logs per key, per minute and per hour: count accepted requests; answer the wait
+   * in seconds (of `now`'s clock) when either limit is reached.
+   */
   function rateLimited(key: string): number | undefined {
-    if (!(rateLimit > 0)) return undefined;
     const t = now();
-    const log = (rateLog.get(key) ?? []).filter((at) => at > t - rateWindowMs);
-    rateLog.set(key, log);
-    if (log.length >= rateLimit) {
-      const oldest = log[0] as number;
-      return Math.max(1, Math.ceil((oldest + rateWindowMs - t) / 1000));
-    }
-    log.push(t);
+    const windows = [
+      { logs: rateLog, limit: rateLimit, windowMs: rateWindowMs },
+      { logs: hourLog, limit: hourLimit, windowMs: 3_600_000 },
+    ].filter((w) => w.limit > 0);
+    let wait: number | undefined;
+    const kept = windows.map((w) => {
+      const log = (w.logs.get(key) ?? []).filter((at) => at > t - w.windowMs);
+      w.logs.set(key, log);
+      if (log.length >= w.limit) wait = Math.max(wait ?? 0, Math.max(1, Math.ceil(((log[0] as number) + w.windowMs - t) / 1000)));
+      return log;
+    });
+    if (wait !== undefined) return wait;
+    for (const log of kept) log.push(t);
     return undefined;
   }
 

@@ -7,7 +7,7 @@
  * payload's depth (32 levels), refuse numbers a double cannot hold, and rewrite them. Only values
  * this service computed (records, aggregates, bookkeeping) are attributes.
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -17,6 +17,7 @@ import {
   type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { AggregateDelta } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
@@ -28,6 +29,7 @@ import {
   type ConversationStore,
   type EventScope,
   type OutboxEntry,
+  type PendingEnrichment,
   type RecordChange,
   type RecordSnapshot,
   type StoredEvent,
@@ -265,6 +267,27 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         ...change.aggregateDeltas.map(aggregateUpdate),
         ...change.outbox.map((e) => outboxPut(pk, e, createdAt)),
       ];
+      // Exact without a condition of its own: the record's `rev` condition orders every change.
+      const queue = change.enrichmentQueue;
+      if (queue?.op === 'add') {
+        items.push({
+          Put: {
+            TableName: tableName,
+            Item: {
+              pk,
+              sk: keys.enrichment,
+              conversation_id: change.conversationId,
+              ended_at: queue.endedAt,
+              attempts: 0,
+              not_before: 0,
+              gsi2pk: keys.enrichmentQueue,
+              gsi2sk: `${queue.endedAt}#${change.conversationId}`,
+            },
+          },
+        });
+      } else if (queue?.op === 'remove') {
+        items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } });
+      }
       try {
         await doc.send(new TransactWriteCommand({ TransactItems: items }));
       } catch (err) {
@@ -296,10 +319,150 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       return (out.Items ?? []).map(toOutboxEntry);
     },
 
+    async dueEnrichments(nowMs, limit) {
+      const due: PendingEnrichment[] = [];
+      let start: Record<string, unknown> | undefined;
+      // Oldest end first; a bounded number of pages, so a long run of leased or deferred items
+      // cannot make one call read the whole queue.
+      for (let page = 0; page < 5 && due.length < limit; page++) {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: TABLE.byTimeIndex.name,
+            KeyConditionExpression: 'gsi2pk = :q',
+            FilterExpression: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+            ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ':now': nowMs },
+            Limit: Math.max(limit * 2, 20),
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const it of out.Items ?? []) if (due.length < limit) due.push(toPendingEnrichment(it));
+        start = out.LastEvaluatedKey;
+        if (!start) break;
+      }
+      return due;
+    },
+
+    async leaseEnrichment(conversationId, nowMs, leaseMs) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
+            UpdateExpression: 'SET lease_until = :until',
+            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+            ExpressionAttributeValues: { ':until': nowMs + leaseMs, ':now': nowMs },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return false;
+        throw err;
+      }
+    },
+
+    async deferEnrichment(conversationId, change) {
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':nb': change.notBeforeMs };
+      const sets = ['not_before = :nb'];
+      if (change.attempts !== undefined) {
+        sets.push('attempts = :a');
+        values[':a'] = change.attempts;
+      }
+      if (change.details !== undefined) {
+        sets.push('#d = :d');
+        names['#d'] = 'details_json';
+        values[':d'] = change.details === null ? null : JSON.stringify(change.details);
+      }
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
+            UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err; // it left the queue meanwhile
+      }
+    },
+
+    async overdueEnrichments(endedBefore, limit) {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: TABLE.byTimeIndex.name,
+          KeyConditionExpression: 'gsi2pk = :q AND gsi2sk < :cut',
+          FilterExpression: 'attribute_not_exists(gave_up)',
+          ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ':cut': endedBefore },
+          Limit: limit,
+        }),
+      );
+      return (out.Items ?? []).map(toPendingEnrichment);
+    },
+
+    async markEnrichmentGaveUp(conversationId) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
+            UpdateExpression: 'SET gave_up = :t',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':t': true },
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    },
+
+    async enrichmentBacklog() {
+      let pending = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: TABLE.byTimeIndex.name,
+            KeyConditionExpression: 'gsi2pk = :q',
+            ExpressionAttributeValues: { ':q': keys.enrichmentQueue },
+            Select: 'COUNT',
+            ExclusiveStartKey: start,
+          }),
+        );
+        pending += out.Count ?? 0;
+        start = out.LastEvaluatedKey;
+      } while (start);
+      if (pending === 0) return { pending, oldestEndedAt: null };
+      const first = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: TABLE.byTimeIndex.name,
+          KeyConditionExpression: 'gsi2pk = :q',
+          ExpressionAttributeValues: { ':q': keys.enrichmentQueue },
+          Limit: 1,
+        }),
+      );
+      const oldest = first.Items?.[0];
+      return { pending, oldestEndedAt: typeof oldest?.ended_at === 'string' ? oldest.ended_at : null };
+    },
+
     async deleteOutbox(entries) {
       await Promise.all(entries.map((e) => doc.send(new DeleteCommand({ TableName: tableName, Key: { pk: e.ref.pk, sk: e.ref.sk } }))));
     },
   };
 }
+
+const toPendingEnrichment = (it: Item): PendingEnrichment => ({
+  conversationId: String(it.conversation_id),
+  endedAt: String(it.ended_at),
+  attempts: Number(it.attempts ?? 0),
+  notBeforeMs: Number(it.not_before ?? 0),
+  details: typeof it.details_json === 'string' ? (JSON.parse(it.details_json) as Record<string, unknown>) : null,
+});
 
 const toOutboxEntry = (it: Item): OutboxEntry => ({ ref: { pk: String(it.pk), sk: String(it.sk) }, event: parseJson(String(it.event_json)) as BusEvent });

@@ -10,7 +10,8 @@ export const TABLE = {
   /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>, gsi1sk = <sort time>#<id>. */
   byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   /**
-   * All conversations by time (gsi2pk = CONVERSATIONS) and pending outbox entries (gsi2pk = OUTBOX).
+   * All conversations by time (gsi2pk = CONVERSATIONS), pending outbox entries (gsi2pk = OUTBOX) and
+   * the enrichment queue (gsi2pk = ENRICH, by end time).
    * One partition is enough: ThreeTone's API limit (100 requests/minute) bounds the conversation rate.
    */
   byTimeIndex: { name: 'by-time', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
@@ -35,4 +36,12 @@ export const keys = {
   day: (date: string) => `DAY#${date}`,
   allConversations: 'CONVERSATIONS',
   pendingOutbox: 'OUTBOX',
+  /** A conversation's place on the enrichment queue (sk under its `CONV#` pk). */
+  enrichment: 'ENRICH',
+  /** by-time partition of the enrichment queue, sorted by `<ended_at>#<id>`. */
+  enrichmentQueue: 'ENRICH',
+  /** ThreeTone's request budget: one item per time bucket, and the 429 block. */
+  budget: 'BUDGET#threetone',
+  budgetBucket: (window: 'MINUTE' | 'HOUR', bucket: number) => `${window}#${bucket}`,
+  budgetBlock: 'BLOCK',
 } as const;

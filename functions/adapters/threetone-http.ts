@@ -27,12 +27,15 @@ export class ThreeToneError extends Error {
   readonly status?: number;
   /** Attempts made before giving up. */
   readonly attempts: number;
+  /** ThreeTone's `Retry-After` on the last answer (a 429 or 503), in ms. */
+  readonly retryAfterMs?: number;
 
-  constructor(message: string, opts: { retryable: boolean; status?: number; attempts?: number; cause?: unknown }) {
+  constructor(message: string, opts: { retryable: boolean; status?: number; attempts?: number; retryAfterMs?: number; cause?: unknown }) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ThreeToneError';
     this.retryable = opts.retryable;
     if (opts.status !== undefined) this.status = opts.status;
+    if (opts.retryAfterMs !== undefined) this.retryAfterMs = opts.retryAfterMs;
     this.attempts = opts.attempts ?? 1;
   }
 }
@@ -94,6 +97,7 @@ export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: T
             throw new ThreeToneError(`${label}: ${scrub(outcome.reason, key)} (gave up after ${attempt} attempts)`, {
               retryable: true,
               ...(outcome.status !== undefined && { status: outcome.status }),
+              ...(outcome.retryAfterMs !== undefined && { retryAfterMs: outcome.retryAfterMs }),
               attempts: attempt,
               cause: outcome.cause,
             });

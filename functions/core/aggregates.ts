@@ -52,7 +52,8 @@ export interface AgentDay {
 export const UNKNOWN_AGENT = 'unknown';
 
 export function contributionOf(record: ConversationRecord): Contribution | null {
-  if (record.status !== 'ended' || !record.details_stored || !record.ended_at) return null;
+  // Counted once enriched, or once completed from webhook facts after waiting (`gave_up`).
+  if (record.status !== 'ended' || record.enrichment === 'pending' || !record.ended_at) return null;
   return {
     agent_id: record.agent_id ?? UNKNOWN_AGENT,
     date: record.ended_at.slice(0, 10),

@@ -8,6 +8,7 @@ export const SCHEMA_VERSION = '1';
 
 export const DetailType = {
   ConversationStarted: 'Conversation Started',
+  ConversationEnded: 'Conversation Ended',
   ConversationCompleted: 'Conversation Completed',
   ConversationUpdated: 'Conversation Updated',
   ConversationEscalated: 'Conversation Escalated',

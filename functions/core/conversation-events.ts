@@ -12,12 +12,14 @@ import type { AlertThresholds, ConversationRecord, Envelope } from './types.js';
 
 export interface Published {
   started: boolean;
+  /** Absent in bookkeeping written before `Conversation Ended` existed. */
+  ended?: boolean;
   completed: boolean;
   escalations: string[];
   alerts: string[];
 }
 
-export const nothingPublished = (): Published => ({ started: false, completed: false, escalations: [], alerts: [] });
+export const nothingPublished = (): Published => ({ started: false, ended: false, completed: false, escalations: [], alerts: [] });
 
 export interface PlannedEvents {
   events: BusEvent[];
@@ -53,6 +55,21 @@ export function planConversationEvents(input: {
     published.started = true;
   }
 
+  // The end, as soon as a webhook says it: it never waits for ThreeTone's details.
+  if (after.status === 'ended' && !published.ended) {
+    events.push(
+      busEvent(DetailType.ConversationEnded, id, after.ended_at ?? now, {
+        conversation_id: id,
+        agent_id: after.agent_id,
+        started_at: after.started_at,
+        ended_at: after.ended_at,
+        duration_seconds: after.duration_seconds,
+        escalated: after.escalated,
+      }),
+    );
+    published.ended = true;
+  }
+
   for (const esc of state.escalations) {
     if (published.escalations.includes(esc.key)) continue;
     events.push(
@@ -86,7 +103,8 @@ export function planConversationEvents(input: {
     published.alerts.push(type);
   }
 
-  const completedNow = after.status === 'ended' && after.details_stored;
+  // Completed once enriched, or completed from webhook facts after waiting (`enrichment: "gave_up"`).
+  const completedNow = after.status === 'ended' && after.enrichment !== 'pending';
   if (completedNow && !published.completed) {
     events.push(busEvent(DetailType.ConversationCompleted, id, after.ended_at ?? now, { ...after }));
     published.completed = true;

@@ -13,6 +13,8 @@ export interface RecordInput {
   details: Omit<NormalizedDetails, 'transcript'> | null;
   transcript: { turns: number; metrics: TranscriptMetrics } | null;
   thresholds: AlertThresholds;
+  /** The conversation waited ENRICHMENT_GIVE_UP_HOURS without details (ProcessingState.gave_up). */
+  gaveUp?: boolean;
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
@@ -28,7 +30,7 @@ export function alertsFor(
   return alerts;
 }
 
-export function buildRecord({ conversationId, state, details, transcript, thresholds }: RecordInput): ConversationRecord {
+export function buildRecord({ conversationId, state, details, transcript, thresholds, gaveUp = false }: RecordInput): ConversationRecord {
   const d = details;
   const h = state.hints;
   const derived: string[] = [];
@@ -78,6 +80,7 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
     transcript_turns: transcript?.turns ?? 0,
     summary: d?.summary ?? h.summary,
     details_stored: d !== null,
+    enrichment: d !== null ? 'done' : gaveUp && state.status === 'ended' ? 'gave_up' : 'pending',
     derived,
     metrics: transcript?.metrics ?? null,
   };
@@ -91,7 +94,7 @@ export function sortTime(record: ConversationRecord, state: WebhookState): strin
 const FIELD_ORDER: readonly (keyof ConversationRecord)[] = [
   'conversation_id', 'agent_id', 'call_id', 'status', 'direction', 'started_at', 'ended_at', 'duration_seconds',
   'turn_count', 'resolution_status', 'satisfaction_score', 'topics', 'escalated', 'escalation_reason', 'alerts',
-  'transcript_turns', 'summary', 'details_stored', 'derived', 'metrics',
+  'transcript_turns', 'summary', 'details_stored', 'enrichment', 'derived', 'metrics',
 ];
 
 /** The record with its fields in the documented order (a stored map comes back in any order). */

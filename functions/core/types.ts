@@ -23,6 +23,7 @@ export interface AcceptedEvent {
 }
 
 export type ConversationStatus = 'active' | 'ended';
+export type Enrichment = 'pending' | 'done' | 'gave_up';
 export type ResolutionStatus = 'resolved' | 'unresolved' | 'unknown' | (string & {});
 
 /** One turn of a transcript, normalized. Extra fields ThreeTone sends are kept. */
@@ -83,8 +84,14 @@ export interface ConversationRecord {
   alerts: AlertType[];
   transcript_turns: number;
   summary: string | null;
-  /** True once the conversation has ended and its details are stored (it then counts in agent metrics). */
+  /** True once ThreeTone's details are stored. */
   details_stored: boolean;
+  /**
+   * Where enrichment from ThreeTone's REST API stands: `pending` until the details are stored,
+   * `done` once they are, `gave_up` when the conversation ended ENRICHMENT_GIVE_UP_HOURS ago without
+   * them (it is then completed from webhook facts, and still enriched if the details come later).
+   */
+  enrichment: Enrichment;
   /** Metrics this service derived because the platform did not provide them (e.g. `duration_seconds`). */
   derived: string[];
   metrics: TranscriptMetrics | null;

@@ -4,9 +4,10 @@
  * For each message:
  *  1. parse the envelope and compute its key (its identity; ThreeTone sends no event id);
  *  2. store the event once, with its `ThreeTone Event` (and `Platform Alert`) in the outbox;
- *  3. for a conversation: fold all its stored events, fetch details and transcript from ThreeTone
- *     once it has ended, rebuild the record, and commit record + aggregate delta + new events in one
- *     conditional transaction (retrying on a concurrent update);
+ *  3. for a conversation: fold all its stored events, rebuild the record from them (and from the
+ *     details already stored), and commit record + aggregate delta + new events + its place on the
+ *     enrichment queue in one conditional transaction (retrying on a concurrent update). Webhook
+ *     facts never wait for ThreeTone: details are fetched by the enricher, within ThreeTone's quota;
  *  4. publish the outbox and delete what EventBridge accepted.
  * Any failure throws: the message returns to the queue, and after the last attempt to the DLQ, with
  * a `Platform Alert`. Every step is idempotent, so a redelivery finishes what a crash left undone.
@@ -14,16 +15,16 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { messageBody } from '#adapters/sqs-queue.js';
-import type { ProcessorConfig } from '#functions/config.js';
+import type { EnrichmentConfig, ProcessorConfig } from '#functions/config.js';
 import { aggregateDelta, contributionOf } from '#core/aggregates.js';
 import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
 import { foldConversation, type WebhookState } from '#core/conversation-state.js';
 import { asId, parseEnvelope } from '#core/envelope.js';
 import { canonicalJson, eventKey } from '#core/event-key.js';
-import { isNonFinalStatus, normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
+import { isNonFinalStatus } from '#core/normalize-details.js';
 import { buildRecord, sortTime } from '#core/record.js';
 import { transcriptMetrics } from '#core/transcript-metrics.js';
-import type { TranscriptTurn } from '#core/types.js';
+import type { NormalizedDetails, TranscriptTurn } from '#core/types.js';
 import {
   ConcurrentUpdateError,
   type ConversationStore,
@@ -31,7 +32,6 @@ import {
   type EventScope,
   type ProcessingState,
   type StoredEvent,
-  type ThreeToneApi,
 } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
@@ -43,9 +43,8 @@ export interface ProcessorMetrics {
 
 export interface ProcessorDeps {
   store: ConversationStore;
-  api: ThreeToneApi;
   publisher: EventPublisher;
-  config: Pick<ProcessorConfig, 'alerts' | 'maxReceiveCount' | 'redactFields'>;
+  config: Pick<ProcessorConfig, 'alerts' | 'maxReceiveCount' | 'redactFields'> & { enrichment: Pick<EnrichmentConfig, 'maxAgeDays'> };
   now?: () => number;
   logger?: Logger;
   metrics?: ProcessorMetrics;
@@ -63,9 +62,12 @@ export class RecordFailedError extends Error {
   override name = 'RecordFailedError';
 }
 
-/** ThreeTone has not (yet) got the details of an ended conversation. */
-export class DetailsNotFoundError extends Error {
-  override name = 'DetailsNotFoundError';
+/** What the enricher brings to a rebuild. */
+export interface Enrich {
+  /** Details (and transcript, when there is one) fetched from ThreeTone, normalized. */
+  readonly fetched?: { readonly details: Omit<NormalizedDetails, 'transcript'>; readonly turns: TranscriptTurn[] | null };
+  /** The conversation waited ENRICHMENT_GIVE_UP_HOURS: complete it from webhook facts if still without details. */
+  readonly giveUp?: boolean;
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -81,20 +83,11 @@ function scopeOf(data: Record<string, unknown>): EventScope {
 }
 
 export function createProcessor(deps: ProcessorDeps) {
-  const { store, api, publisher, config } = deps;
+  const { store, publisher, config } = deps;
   const now = deps.now ?? Date.now;
   const baseLog = deps.logger ?? defaultLogger;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const redactFields = new Set(config.redactFields.map((f) => f.toLowerCase()));
-
-  async function fetchDetails(conversationId: string) {
-    const raw = await api.getConversation(conversationId);
-    if (!raw) throw new DetailsNotFoundError(`ThreeTone has no details for conversation ${conversationId} yet`);
-    const { transcript: inline, ...details } = normalizeDetails(conversationId, raw);
-    let turns: TranscriptTurn[] | null = inline;
-    if (!turns) turns = normalizeTranscript(await api.getTranscript(conversationId));
-    return { details, turns };
-  }
 
   /**
    * Records of one batch run in parallel; those touching the same conversation (or call, or platform
@@ -116,17 +109,23 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  /** Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout. */
-  function reconcileConversation(conversationId: string, log: Logger = baseLog): Promise<void> {
-    return withLock(`conversation:${conversationId}`, async () => {
-      await reconcileUnlocked(conversationId, log);
+  /**
+   * Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout.
+   * `enrich` brings what the enricher fetched from ThreeTone (or its decision to give up waiting);
+   * without it the record is built from the webhooks and the details already stored. Resolves with
+   * whether the conversation is still on the enrichment queue.
+   */
+  async function reconcileConversation(conversationId: string, log: Logger = baseLog, enrich: Enrich = {}): Promise<{ queued: boolean }> {
+    let queued = false;
+    await withLock(`conversation:${conversationId}`, async () => {
+      queued = await reconcileUnlocked(conversationId, log, enrich);
       await flushOutbox({ kind: 'conversation', conversationId });
     });
+    return { queued };
   }
 
   /** Rebuilds a conversation's record from all it is known by; commits only if something changed. */
-  async function reconcileUnlocked(conversationId: string, log: Logger): Promise<void> {
-    let fetched: Awaited<ReturnType<typeof fetchDetails>> | undefined;
+  async function reconcileUnlocked(conversationId: string, log: Logger, enrich: Enrich): Promise<boolean> {
     let transcriptStored = false;
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       const events: StoredEvent[] = await store.listEvents({ kind: 'conversation', conversationId });
@@ -137,26 +136,23 @@ export function createProcessor(deps: ProcessorDeps) {
       const prev: ProcessingState = snapshot?.state ?? { details: null, transcript: null, contribution: null, published: nothingPublished() };
 
       let { details, transcript } = prev;
-      // Fetch once the conversation has ended; again while ThreeTone says its analysis is still
-      // running (a completed record is then corrected, and its aggregates by the difference).
-      if (state.status === 'ended' && (!details || isNonFinalStatus(details.status))) {
-        try {
-          fetched ??= await fetchDetails(conversationId);
-        } catch (err) {
-          if (!details) throw err; // nothing stored yet: retry the message
-          log.warn('refetch of details still being analysed failed; keeping the stored ones', errorFields(err));
-        }
-        if (fetched) {
-          details = fetched.details;
-          transcript = fetched.turns ? { turns: fetched.turns.length, metrics: transcriptMetrics(fetched.turns) } : transcript;
-          if (fetched.turns && !transcriptStored) {
-            await store.putTranscript(conversationId, fetched.turns);
-            transcriptStored = true;
-          }
+      const { fetched } = enrich;
+      if (fetched) {
+        details = fetched.details;
+        transcript = fetched.turns ? { turns: fetched.turns.length, metrics: transcriptMetrics(fetched.turns) } : transcript;
+        if (fetched.turns && !transcriptStored) {
+          await store.putTranscript(conversationId, fetched.turns);
+          transcriptStored = true;
         }
       }
+      const gaveUp = details === null && state.status === 'ended' && (prev.gave_up === true || enrich.giveUp === true);
 
-      const record = buildRecord({ conversationId, state, details, transcript, thresholds: config.alerts });
+      const record = buildRecord({ conversationId, state, details, transcript, thresholds: config.alerts, gaveUp });
+      // Waits for ThreeTone while the details are missing, or while ThreeTone says its analysis is
+      // still running; leaves the queue once they are final, or past ENRICHMENT_MAX_AGE_DAYS.
+      const age = record.ended_at === null ? 0 : now() - Date.parse(record.ended_at);
+      const queued = record.status === 'ended' && (!details || isNonFinalStatus(details.status)) && age < config.enrichment.maxAgeDays * 86_400_000;
+      const wasQueued = prev.enrichment_queued === true;
       const contribution = contributionOf(record);
       const planned = planConversationEvents({
         before: snapshot?.record ?? null,
@@ -166,9 +162,16 @@ export function createProcessor(deps: ProcessorDeps) {
         thresholds: config.alerts,
         now: new Date(now()).toISOString(),
       });
-      const next: ProcessingState = { details, transcript, contribution, published: planned.published };
+      const next: ProcessingState = {
+        details,
+        transcript,
+        contribution,
+        published: planned.published,
+        enrichment_queued: queued,
+        ...(gaveUp && { gave_up: true }),
+      };
       if (snapshot && canonicalJson(snapshot.record) === canonicalJson(record) && canonicalJson(snapshot.state) === canonicalJson(next)) {
-        return;
+        return queued;
       }
       try {
         await store.commit({
@@ -179,6 +182,7 @@ export function createProcessor(deps: ProcessorDeps) {
           sortTime: sortTime(record, state),
           aggregateDeltas: aggregateDelta(prev.contribution, contribution),
           outbox: planned.events,
+          ...(queued !== wasQueued && { enrichmentQueue: queued ? { op: 'add' as const, endedAt: record.ended_at! } : { op: 'remove' as const } }),
         });
       } catch (err) {
         if (!(err instanceof ConcurrentUpdateError)) throw err;
@@ -188,8 +192,8 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       if (!prev.published.completed && planned.published.completed) deps.metrics?.conversationCompleted();
       for (let i = prev.published.alerts.length; i < planned.published.alerts.length; i++) deps.metrics?.conversationAlert();
-      log.info('conversation updated', { status: record.status, completed: record.details_stored, events: planned.events.length });
-      return;
+      log.info('conversation updated', { status: record.status, enrichment: record.enrichment, events: planned.events.length });
+      return queued;
     }
     throw new ConcurrentUpdateError(conversationId);
   }
@@ -293,12 +297,25 @@ export function createProcessor(deps: ProcessorDeps) {
   return { processMessage, recordHandler, reconcileConversation, flushOutbox };
 }
 
-/** The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). */
-export function createProcessorHandler(deps: ProcessorDeps) {
-  const { recordHandler } = createProcessor(deps);
+/**
+ * The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). `afterBatch`
+ * (the enricher's drain, bounded) runs once the batch is done, so details follow quickly when the
+ * budget allows; its failure does not fail the batch: the work stays queued for the scheduled run.
+ */
+export function createProcessorHandler(deps: ProcessorDeps & { afterBatch?: () => Promise<unknown> }, processor = createProcessor(deps)) {
+  const { recordHandler } = processor;
+  const log = deps.logger ?? defaultLogger;
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    const response = await handleBatch(event, context);
+    if (deps.afterBatch) {
+      await deps.afterBatch().catch((err: unknown) => log.warn('enrichment after the batch failed; the schedule retries it', errorFields(err)));
+    }
+    return response;
+  };
+
+  function handleBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
     const processor = new BatchProcessor(EventType.SQS);
     // A batch that failed whole is reported like a partial one (every item failed), not thrown.
     return processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
-  };
+  }
 }

@@ -4,12 +4,13 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { emitCount } from '#adapters/emf-metrics.js';
 import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
 import { threeToneApiKey } from '#adapters/secret-source.js';
 import { createSqsQueue } from '#adapters/sqs-queue.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
-import { loadReconcilerConfig, loadThreeToneClientConfig, requireEnv } from '#functions/config.js';
+import { loadEnrichmentConfig, loadReconcilerConfig, loadThreeToneClientConfig, requireEnv } from '#functions/config.js';
 import { createReconciler } from './reconciler.js';
 
 const config = loadReconcilerConfig();
@@ -21,6 +22,7 @@ export const handler = createReconciler({
     onThrottled: () =>
       emitCount('ThreeToneThrottled', process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'ThreeTonePipeline', process.env.POWERTOOLS_SERVICE_NAME ?? 'threetone-pipeline'),
   }),
+  budget: createDynamoDbRequestBudget(doc, config.tableName, loadEnrichmentConfig().budget),
   // Retention only applies to writes; the reconciler only reads records and deletes outbox entries.
   store: createDynamoDbConversationStore(doc, config.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 } }),
   queue: createSqsQueue(new SQSClient({}), requireEnv(process.env, 'QUEUE_URL')),

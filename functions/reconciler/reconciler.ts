@@ -11,9 +11,8 @@
  *     their webhooks.
  */
 import { SYNTHETIC_SOURCE } from '#core/conversation-state.js';
-import { isNonFinalStatus } from '#core/normalize-details.js';
 import type { ReconcilerConfig } from '#functions/config.js';
-import type { ConversationStore, EventPublisher, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
+import type { ConversationStore, EventPublisher, RequestBudget, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
 
 const FINISHED = new Set(['done', 'completed', 'ended', 'failed', 'finished']);
@@ -22,6 +21,8 @@ const SWEEP_LIMIT = 100;
 
 export interface ReconcilerDeps {
   api: ThreeToneApi;
+  /** ThreeTone's quota, shared with the enricher: each listing page is paid for first. */
+  budget: RequestBudget;
   store: Pick<ConversationStore, 'getRecord' | 'sweepOutbox' | 'deleteOutbox'>;
   queue: WebhookQueue;
   publisher: EventPublisher;
@@ -56,13 +57,19 @@ export function createReconciler(deps: ReconcilerDeps) {
     let checked = 0;
     let enqueued = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
+      const grant = await deps.budget.take();
+      if (!grant.granted) {
+        log.info('no ThreeTone budget left for the listing; the next run continues', { retry_after_ms: grant.retryAfterMs });
+        break;
+      }
       const { conversations, nextCursor } = await deps.api.listConversations({ cursor, pageSize: 100, startAfterUnix });
       for (const c of conversations) {
         if (!c.status || !FINISHED.has(c.status.toLowerCase())) continue;
         checked++;
         const snapshot = await deps.store.getRecord(c.conversation_id);
-        // Stored and final: nothing to repair. Missing, or still being analysed by ThreeTone: (re)enqueue.
-        if (snapshot?.record.details_stored && !isNonFinalStatus(snapshot.state.details?.status)) continue;
+        // Known to have ended: the enricher owns it (details, refetch while ThreeTone analyses).
+        // Missing, or still active here although ThreeTone says it finished: enqueue its end.
+        if (snapshot?.record.status === 'ended') continue;
         const duration = Number(c.raw.call_duration_secs ?? c.raw.duration_seconds);
         const endedUnix = c.start_time_unix_secs !== null ? c.start_time_unix_secs + (Number.isFinite(duration) ? duration : 0) : null;
         // Too recent: its webhooks may still be on their way or in the queue.

@@ -12,6 +12,7 @@ for (const f of readdirSync(dir)) ajv.addSchema(JSON.parse(readFileSync(join(dir
 
 export const schemaFor: Record<string, string> = {
   [DetailType.ConversationStarted]: 'conversation-started.json',
+  [DetailType.ConversationEnded]: 'conversation-ended.json',
   [DetailType.ConversationCompleted]: 'conversation-completed.json',
   [DetailType.ConversationUpdated]: 'conversation-updated.json',
   [DetailType.ConversationEscalated]: 'conversation-escalated.json',

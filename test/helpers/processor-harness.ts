@@ -12,7 +12,9 @@ import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
 import type { ConversationSummary, EventPublisher, ThreeToneApi } from '#functions/ports.js';
-import { createProcessorHandler } from '#functions/processor/processor.js';
+import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
+import { createEnricher, type DrainResult } from '#functions/enricher/enricher.js';
+import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createTestTable, type TestTable } from './dynamodb.js';
 
 export const THRESHOLDS = { longDurationSeconds: 600, lowSatisfaction: 2.5 };
@@ -67,7 +69,12 @@ export interface Harness {
   table: TestTable;
   api: FakeThreeTone;
   bus: RecordingBus;
+  /** The processor handler; after each batch it drains the enrichment queue (`settle`). */
   handler: ReturnType<typeof createProcessorHandler>;
+  /** The enricher, with no waits between attempts (the clock is the test's). */
+  enricher: ReturnType<typeof createEnricher>;
+  /** Drains the enrichment queue until nothing is due (at most `rounds` runs). */
+  settle(rounds?: number): Promise<DrainResult>;
   /** Delivers the bodies in batches until every message succeeded or was dead-lettered. */
   deliver(bodies: string[], opts?: { batchSize?: number; maxReceiveCount?: number; shuffle?: boolean }): Promise<{ deadLettered: string[]; attempts: number }>;
   agentDays(agentId: string): Promise<AgentDay[]>;
@@ -105,25 +112,45 @@ function shuffled<T>(xs: T[]): T[] {
   return a;
 }
 
-export async function createHarness(opts: { maxReceiveCount?: number; api?: FakeThreeTone } = {}): Promise<Harness> {
+export async function createHarness(
+  opts: { maxReceiveCount?: number; api?: FakeThreeTone; giveUpHours?: number; now?: () => number; enrichAfterBatch?: boolean } = {},
+): Promise<Harness> {
   const table = await createTestTable();
   const api = opts.api ?? new FakeThreeTone();
   const bus = new RecordingBus();
   const maxReceiveCount = opts.maxReceiveCount ?? 5;
   const store = createDynamoDbConversationStore(table.doc, table.tableName, { retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 } });
-  const handler = createProcessorHandler({
+  const deps = {
+    store,
+    publisher: bus,
+    config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 } },
+    sleep: async () => undefined,
+    ...(opts.now && { now: opts.now }),
+  };
+  const processor = createProcessor(deps);
+  const enricher = createEnricher({
     store,
     api,
-    publisher: bus,
-    config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'] },
-    sleep: async () => undefined,
+    budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
+    rebuild: processor.reconcileConversation,
+    config: { giveUpHours: opts.giveUpHours ?? 6 },
+    timing: { backoffBaseMs: 0, refetchNonFinalMs: 0 },
+    ...(opts.now && { now: opts.now }),
   });
+  async function settle(rounds = 12): Promise<DrainResult> {
+    let last = await enricher.drain({ deadlineMs: 30_000 });
+    for (let i = 1; i < rounds && last.enriched + last.failed > 0; i++) last = await enricher.drain({ deadlineMs: 30_000 });
+    return last;
+  }
+  const handler = createProcessorHandler({ ...deps, ...(opts.enrichAfterBatch !== false && { afterBatch: () => settle() }) }, processor);
 
   return {
     table,
     api,
     bus,
     handler,
+    enricher,
+    settle,
     async deliver(bodies, o = {}) {
       const batchSize = o.batchSize ?? 10;
       const limit = o.maxReceiveCount ?? maxReceiveCount;

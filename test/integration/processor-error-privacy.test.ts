@@ -12,7 +12,7 @@ import type { ConversationStore } from '#functions/ports.js';
 import type { Logger } from '#functions/shared/logger.js';
 import { errorFields } from '#functions/shared/logger.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
-import { FakeThreeTone, RecordingBus, sqsRecord, THRESHOLDS } from '#test/helpers/processor-harness.js';
+import { RecordingBus, sqsRecord, THRESHOLDS } from '#test/helpers/processor-harness.js';
 
 const PHONE = '987654321098765432';
 
@@ -48,9 +48,8 @@ describe('no payload values in errors, logs or alerts', () => {
     const lines: string[] = [];
     const handler = createProcessorHandler({
       store,
-      api: new FakeThreeTone(),
       publisher: bus,
-      config: { alerts: THRESHOLDS, maxReceiveCount: 3, redactFields: ['phone_number'] },
+      config: { alerts: THRESHOLDS, maxReceiveCount: 3, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 } },
       logger: recordingLogger(lines),
       sleep: async () => undefined,
     });

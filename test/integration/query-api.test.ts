@@ -36,6 +36,7 @@ function record(id: string, agentId: string, startedAt: string, overrides: Parti
     transcript_turns: 0,
     summary: null,
     details_stored: true,
+    enrichment: 'done',
     derived: [],
     metrics: null,
     ...overrides,

@@ -1,3 +1,4 @@
+import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
 import { busEvent, DetailType } from '#core/bus-events.js';
@@ -25,6 +26,7 @@ describe('reconciler', () => {
     h.api.listConversations = async () => ({ conversations: list, nextCursor: null });
     return createReconciler({
       api: h.api,
+      budget: createDynamoDbRequestBudget(h.table.doc, h.table.tableName, { perMinute: 100, perHour: 1000 }),
       store,
       queue: { send: async (m) => void sent.push(m.body) },
       publisher: h.bus,

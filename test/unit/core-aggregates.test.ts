@@ -34,6 +34,7 @@ function record(overrides: Partial<ConversationRecord> = {}): ConversationRecord
     transcript_turns: 12,
     summary: null,
     details_stored: true,
+    enrichment: 'done',
     derived: [],
     metrics: null,
     ...overrides,
@@ -91,7 +92,8 @@ describe('contributionOf', () => {
   });
 
   it('does not count an ended conversation whose details are not stored yet', () => {
-    expect(contributionOf(record({ details_stored: false }))).toBeNull();
+    expect(contributionOf(record({ details_stored: false, enrichment: 'pending' }))).toBeNull();
+    expect(contributionOf(record({ details_stored: false, enrichment: 'gave_up' }))?.agent_id).toBe('agent_a');
   });
 
   it('keeps missing metrics as null (not zero) and files an unknown agent under "unknown"', () => {

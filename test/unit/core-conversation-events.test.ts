@@ -133,7 +133,7 @@ describe('planConversationEvents', () => {
     expect(types(events)).not.toContain(DetailType.ConversationAlert);
   });
 
-  it('plans Conversation Completed only once the conversation has ended and its details are stored', () => {
+  it('plans Conversation Ended as soon as the end is known, and Completed only once the details are stored', () => {
     // Arrange
     const ended = step({ durationSeconds: 120 });
     const stored_ = step({ durationSeconds: 120 }, { rating: 4, call_successful: 'success' });
@@ -144,7 +144,13 @@ describe('planConversationEvents', () => {
     const redelivered = plan(stored_, completed.published, stored_.record);
 
     // Assert
-    expect(types(whileFetching.events)).toEqual([DetailType.ConversationStarted]);
+    expect(types(whileFetching.events)).toEqual([DetailType.ConversationStarted, DetailType.ConversationEnded]);
+    expect(whileFetching.events[1]?.detail).toMatchObject({
+      conversation_id: 'conv_1',
+      ended_at: ended.record.ended_at,
+      duration_seconds: 120,
+      escalated: false,
+    });
     expect(types(completed.events)).toEqual([DetailType.ConversationCompleted]);
     expect(completed.events[0]).toMatchObject({ time: stored_.record.ended_at, detail: { ...stored_.record, schema_version: SCHEMA_VERSION } });
     expect(completed.published.completed).toBe(true);
@@ -152,7 +158,11 @@ describe('planConversationEvents', () => {
   });
 
   it('plans Started and Completed together when the first event seen already completes the conversation', () => {
-    expect(types(plan(step({ durationSeconds: 60 }, { rating: 4 })).events)).toEqual([DetailType.ConversationStarted, DetailType.ConversationCompleted]);
+    expect(types(plan(step({ durationSeconds: 60 }, { rating: 4 })).events)).toEqual([
+      DetailType.ConversationStarted,
+      DetailType.ConversationEnded,
+      DetailType.ConversationCompleted,
+    ]);
   });
 
   it('plans Conversation Updated for a correction after completion, and nothing for an unchanged record', () => {
@@ -191,7 +201,7 @@ describe('planConversationEvents', () => {
 
     // Assert
     expect(a).toEqual(b);
-    expect(a).toHaveLength(6); // started, escalated, 3 alerts, completed
+    expect(a).toHaveLength(7); // started, ended, escalated, 3 alerts, completed
     expect(new Set(a).size).toBe(a.length);
     for (const id of a) expect(id).toMatch(UUID);
   });

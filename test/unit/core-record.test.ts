@@ -67,6 +67,7 @@ describe('buildRecord: sources and precedence', () => {
       transcript_turns: 4,
       summary: 'Billing',
       details_stored: true,
+      enrichment: 'done',
       derived: [],
       metrics: { agent_turns: 2, user_turns: 2, interruptions: 1, mean_agent_response_gap_seconds: 1 },
     });

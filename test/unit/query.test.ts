@@ -32,6 +32,7 @@ function record(id: string, overrides: Partial<ConversationRecord> = {}): Conver
     transcript_turns: 2,
     summary: null,
     details_stored: true,
+    enrichment: 'done',
     derived: [],
     metrics: null,
     ...overrides,

@@ -1,0 +1,184 @@
+/**
+ * The enricher: fetches ThreeTone's details (and transcript, when the details do not carry it) for
+ * ended conversations, oldest end first, within ThreeTone's request quota (docs/decisions.md, D19).
+ *
+ * One `drain` run:
+ *  1. gives up on conversations that ended ENRICHMENT_GIVE_UP_HOURS ago without details: they are
+ *     completed from webhook facts (`enrichment: "gave_up"`), and stay queued in case details come;
+ *  2. takes the oldest due conversations one at a time: leases it (so concurrent enrichers never
+ *     fetch it twice), pays one request from the shared budget per ThreeTone request, fetches, and
+ *     rebuilds the record through the processor's own rebuild (aggregates corrected by the difference);
+ *  3. stops at the first request the budget refuses (keeping the order of age), or at its deadline.
+ * Waiting for budget and a 429 cost nothing: the conversation keeps its place. A genuine failure
+ * (404, 5xx, timeout) backs it off exponentially. Nothing here is an SQS delivery, so nothing
+ * dead-letters; a conversation is never lost (it is in the table) and never stuck (step 1).
+ */
+import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
+import type { TranscriptTurn } from '#core/types.js';
+import type { EnrichmentConfig } from '#functions/config.js';
+import type { ConversationStore, PendingEnrichment, RequestBudget, ThreeToneApi } from '#functions/ports.js';
+import type { Enrich } from '#functions/processor/processor.js';
+import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
+
+export interface EnricherMetrics {
+  /** The backlog after a run: conversations waiting, and how long ago the oldest ended (s). */
+  backlog(pending: number, oldestAgeSeconds: number): void;
+  /** ThreeTone answered 429 although the budget allowed the request. */
+  throttled(): void;
+}
+
+export interface EnricherDeps {
+  store: ConversationStore;
+  api: ThreeToneApi;
+  budget: RequestBudget;
+  /** The processor's rebuild (`createProcessor(...).reconcileConversation`). */
+  rebuild: (conversationId: string, log: Logger, enrich: Enrich) => Promise<{ queued: boolean }>;
+  config: Pick<EnrichmentConfig, 'giveUpHours'>;
+  /** Waits; tests shorten them. */
+  timing?: { leaseMs?: number; refetchNonFinalMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  now?: () => number;
+  logger?: Logger;
+  metrics?: EnricherMetrics;
+}
+
+export interface DrainResult {
+  enriched: number;
+  gaveUp: number;
+  failed: number;
+  /** The budget refused a request: the run stopped there. */
+  budgetExhausted: boolean;
+  pending: number;
+  oldestAgeSeconds: number;
+}
+
+/** Default waits: a lease (a crashed enricher's simply expires), refetch while ThreeTone analyses, backoff. */
+const TIMING = { leaseMs: 120_000, refetchNonFinalMs: 5 * 60_000, backoffBaseMs: 30_000, backoffMaxMs: 30 * 60_000 };
+const BATCH = 10;
+
+type Step = 'done' | 'failed' | 'stop';
+
+/** A 429 from ThreeTone (the HTTP client's error, or any error with that status). */
+const throttleOf = (err: unknown): { retryAfterMs: number } | null => {
+  const e = err as { status?: number; retryAfterMs?: number } | null;
+  return e?.status === 429 ? { retryAfterMs: e.retryAfterMs ?? 60_000 } : null;
+};
+
+export function createEnricher(deps: EnricherDeps) {
+  const { store, api, budget, rebuild } = deps;
+  const now = deps.now ?? Date.now;
+  const baseLog = deps.logger ?? defaultLogger;
+  const giveUpMs = deps.config.giveUpHours * 3_600_000;
+  const timing = { ...TIMING, ...deps.timing };
+  const backoff = (attempts: number) => Math.min(timing.backoffMaxMs, timing.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
+
+  /** One ThreeTone request, paid for first; `ok: false` when the budget refused it. */
+  async function paid<T>(request: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+    const grant = await budget.take();
+    if (!grant.granted) return { ok: false };
+    return { ok: true, value: await request() };
+  }
+
+  async function enrichOne(item: PendingEnrichment, log: Logger): Promise<Step> {
+    const id = item.conversationId;
+    if (!(await store.leaseEnrichment(id, now(), timing.leaseMs))) return 'done'; // another enricher has it
+    let raw = item.details;
+    try {
+      if (!raw) {
+        const got = await paid(() => api.getConversation(id));
+        if (!got.ok) {
+          await store.deferEnrichment(id, { notBeforeMs: 0 });
+          return 'stop';
+        }
+        if (got.value === null) throw new DetailsNotFoundError(id);
+        raw = got.value;
+      }
+      const { transcript: inline, ...details } = normalizeDetails(id, raw);
+      let turns: TranscriptTurn[] | null = inline;
+      if (!turns) {
+        const got = await paid(() => api.getTranscript(id));
+        if (!got.ok) {
+          // Keep the details fetched: the transcript alone waits for budget.
+          await store.deferEnrichment(id, { notBeforeMs: 0, details: raw });
+          return 'stop';
+        }
+        turns = normalizeTranscript(got.value);
+      }
+      const { queued } = await rebuild(id, log, { fetched: { details, turns } });
+      // Still queued: ThreeTone's analysis is still running; look again later.
+      if (queued) await store.deferEnrichment(id, { notBeforeMs: now() + timing.refetchNonFinalMs, attempts: 0, details: null });
+      log.info('conversation enriched', { final: !queued });
+      return 'done';
+    } catch (err) {
+      const throttled = throttleOf(err);
+      if (throttled) {
+        deps.metrics?.throttled();
+        const until = now() + throttled.retryAfterMs;
+        await budget.block(until);
+        await store.deferEnrichment(id, { notBeforeMs: until, details: raw });
+        log.warn('ThreeTone throttled a request the budget allowed; the budget waits', { retry_after_ms: throttled.retryAfterMs });
+        return 'stop';
+      }
+      const attempts = item.attempts + 1;
+      await store.deferEnrichment(id, { notBeforeMs: now() + backoff(attempts), attempts, details: raw });
+      log.warn('enrichment failed; it backs off', { attempts, ...errorFields(err) });
+      return 'failed';
+    }
+  }
+
+  /** Completes, from webhook facts, the conversations that waited too long (no ThreeTone request). */
+  async function giveUpOverdue(log: Logger, deadline: number): Promise<number> {
+    let count = 0;
+    const cutoff = new Date(now() - giveUpMs).toISOString();
+    for (const item of await store.overdueEnrichments(cutoff, 100)) {
+      if (now() >= deadline) break;
+      const child = log.createChild();
+      child.appendKeys({ conversation_id: item.conversationId });
+      await rebuild(item.conversationId, child, { giveUp: true });
+      await store.markEnrichmentGaveUp(item.conversationId);
+      child.info('conversation completed from webhook facts after waiting for details', { ended_at: item.endedAt });
+      count++;
+    }
+    return count;
+  }
+
+  async function drain(opts: { deadlineMs: number; maxItems?: number }): Promise<DrainResult> {
+    const deadline = now() + opts.deadlineMs;
+    const maxItems = opts.maxItems ?? Number.POSITIVE_INFINITY;
+    const result: DrainResult = { enriched: 0, gaveUp: 0, failed: 0, budgetExhausted: false, pending: 0, oldestAgeSeconds: 0 };
+    result.gaveUp = await giveUpOverdue(baseLog, deadline);
+    let handled = 0;
+    outer: while (now() < deadline && handled < maxItems) {
+      const due = await store.dueEnrichments(now(), BATCH);
+      if (due.length === 0) break;
+      for (const item of due) {
+        if (now() >= deadline || handled >= maxItems) break outer;
+        handled++;
+        const log = baseLog.createChild();
+        log.appendKeys({ conversation_id: item.conversationId });
+        const step = await enrichOne(item, log);
+        if (step === 'stop') {
+          result.budgetExhausted = true;
+          break outer;
+        }
+        if (step === 'done') result.enriched++;
+        else result.failed++;
+      }
+    }
+    const backlog = await store.enrichmentBacklog();
+    result.pending = backlog.pending;
+    result.oldestAgeSeconds = backlog.oldestEndedAt ? Math.max(0, Math.round((now() - Date.parse(backlog.oldestEndedAt)) / 1000)) : 0;
+    deps.metrics?.backlog(result.pending, result.oldestAgeSeconds);
+    baseLog.info('enrichment run', { ...result });
+    return result;
+  }
+
+  return { drain };
+}
+
+/** ThreeTone does not (yet) know an ended conversation: retried with backoff, never fatal. */
+export class DetailsNotFoundError extends Error {
+  override name = 'DetailsNotFoundError';
+  constructor(conversationId: string) {
+    super(`ThreeTone has no details for conversation ${conversationId} yet`);
+  }
+}
