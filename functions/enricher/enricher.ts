@@ -3,12 +3,14 @@
  * ended conversations, oldest end first, within ThreeTone's request quota (docs/decisions.md, D19).
  *
  * One `drain` run:
- *  1. gives up on conversations that ended ENRICHMENT_GIVE_UP_HOURS ago without details: they are
- *     completed from webhook facts (`enrichment: "gave_up"`), and stay queued in case details come;
- *  2. takes the oldest due conversations one at a time: leases it (so concurrent enrichers never
- *     fetch it twice), pays one request from the shared budget per ThreeTone request, fetches, and
- *     rebuilds the record through the processor's own rebuild (aggregates corrected by the difference);
- *  3. stops at the first request the budget refuses (keeping the order of age), or at its deadline.
+ *  1. takes the oldest due conversations one at a time (each at most once per run): leases it (so
+ *     concurrent enrichers never fetch it twice), pays one request from the shared budget per
+ *     ThreeTone request, fetches, and rebuilds the record through the processor's own rebuild
+ *     (aggregates corrected by the difference);
+ *  2. stops at the first request the budget refuses (keeping the order of age), or at 80% of its time;
+ *  3. gives up on conversations that ended ENRICHMENT_GIVE_UP_HOURS ago and still have no details:
+ *     they are completed from webhook facts (`enrichment: "gave_up"`), and stay queued in case
+ *     details come (then `done`, aggregates corrected by the difference).
  * Waiting for budget and a 429 cost nothing: the conversation keeps its place. A genuine failure
  * (404, 5xx, timeout) backs it off exponentially. Nothing here is an SQS delivery, so nothing
  * dead-letters; a conversation is never lost (it is in the table) and never stuck (step 1).
@@ -142,17 +144,19 @@ export function createEnricher(deps: EnricherDeps) {
   }
 
   async function drain(opts: { deadlineMs: number; maxItems?: number }): Promise<DrainResult> {
-    const deadline = now() + opts.deadlineMs;
+    const started = now();
+    const deadline = started + opts.deadlineMs;
+    // The last fifth of the run is kept for giving up on overdue conversations, budget or not.
+    const fetchDeadline = started + opts.deadlineMs * 0.8;
     const maxItems = opts.maxItems ?? Number.POSITIVE_INFINITY;
     const result: DrainResult = { enriched: 0, gaveUp: 0, failed: 0, budgetExhausted: false, pending: 0, oldestAgeSeconds: 0 };
-    result.gaveUp = await giveUpOverdue(baseLog, deadline);
-    let handled = 0;
-    outer: while (now() < deadline && handled < maxItems) {
-      const due = await store.dueEnrichments(now(), BATCH);
+    const tried = new Set<string>(); // each conversation at most once per run
+    outer: while (now() < fetchDeadline && tried.size < maxItems) {
+      const due = (await store.dueEnrichments(now(), BATCH)).filter((item) => !tried.has(item.conversationId));
       if (due.length === 0) break;
       for (const item of due) {
-        if (now() >= deadline || handled >= maxItems) break outer;
-        handled++;
+        if (now() >= fetchDeadline || tried.size >= maxItems) break outer;
+        tried.add(item.conversationId);
         const log = baseLog.createChild();
         log.appendKeys({ conversation_id: item.conversationId });
         const step = await enrichOne(item, log);
@@ -164,6 +168,7 @@ export function createEnricher(deps: EnricherDeps) {
         else result.failed++;
       }
     }
+    result.gaveUp = await giveUpOverdue(baseLog, deadline);
     const backlog = await store.enrichmentBacklog();
     result.pending = backlog.pending;
     result.oldestAgeSeconds = backlog.oldestEndedAt ? Math.max(0, Math.round((now() - Date.parse(backlog.oldestEndedAt)) / 1000)) : 0;

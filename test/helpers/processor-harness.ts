@@ -17,6 +17,9 @@ import { createEnricher, type DrainResult } from '#functions/enricher/enricher.j
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createTestTable, type TestTable } from './dynamodb.js';
 
+/** The clock of the harness's processor and enricher (the end of the fixtures' day). */
+export const HARNESS_NOW = Date.UTC(2026, 10, 20, 23, 0, 0);
+
 export const THRESHOLDS = { longDurationSeconds: 600, lowSatisfaction: 2.5 };
 
 /** ThreeTone's REST API as a map of conversation id → details body, with injectable failures. */
@@ -75,6 +78,8 @@ export interface Harness {
   enricher: ReturnType<typeof createEnricher>;
   /** Drains the enrichment queue until nothing is due (at most `rounds` runs). */
   settle(rounds?: number): Promise<DrainResult>;
+  /** Moves the harness clock (default clock only); refetches of non-final details wait 60 s of it. */
+  advance(ms: number): void;
   /** Delivers the bodies in batches until every message succeeded or was dead-lettered. */
   deliver(bodies: string[], opts?: { batchSize?: number; maxReceiveCount?: number; shuffle?: boolean }): Promise<{ deadLettered: string[]; attempts: number }>;
   agentDays(agentId: string): Promise<AgentDay[]>;
@@ -120,12 +125,15 @@ export async function createHarness(
   const bus = new RecordingBus();
   const maxReceiveCount = opts.maxReceiveCount ?? 5;
   const store = createDynamoDbConversationStore(table.doc, table.tableName, { retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 } });
+  // The fixtures' day is 2026-11-20: the processor and enricher live at its end, whatever today is.
+  let offset = 0;
+  const now = opts.now ?? (() => HARNESS_NOW + offset);
   const deps = {
+    now,
     store,
     publisher: bus,
     config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 } },
     sleep: async () => undefined,
-    ...(opts.now && { now: opts.now }),
   };
   const processor = createProcessor(deps);
   const enricher = createEnricher({
@@ -134,8 +142,8 @@ export async function createHarness(
     budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
     rebuild: processor.reconcileConversation,
     config: { giveUpHours: opts.giveUpHours ?? 6 },
-    timing: { backoffBaseMs: 0, refetchNonFinalMs: 0 },
-    ...(opts.now && { now: opts.now }),
+    timing: { backoffBaseMs: 0, refetchNonFinalMs: 60_000 },
+    now,
   });
   async function settle(rounds = 12): Promise<DrainResult> {
     let last = await enricher.drain({ deadlineMs: 30_000 });
@@ -151,6 +159,9 @@ export async function createHarness(
     handler,
     enricher,
     settle,
+    advance(ms) {
+      offset += ms;
+    },
     async deliver(bodies, o = {}) {
       const batchSize = o.batchSize ?? 10;
       const limit = o.maxReceiveCount ?? maxReceiveCount;

@@ -157,15 +157,39 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
   });
 
-  it('an ended conversation ThreeTone does not know goes to the DLQ with a Platform Alert, counting nothing', async () => {
+  it('an ended conversation ThreeTone does not know ends at once, never dead-letters, and is completed from webhook facts after the wait', async () => {
     const [s] = specs(1);
-    const { deadLettered } = await h.deliver([body(webhooks(s!)[1]!)]);
+    let clock = Date.parse(s!.endedAt) + 60_000;
+    const h2 = await createHarness({ now: () => clock });
+    try {
+      const { deadLettered } = await h2.deliver(webhooks(s!).slice(0, 2).map(body));
 
-    expect(deadLettered).toHaveLength(1);
-    expect(await h.agentDays(s!.agent)).toEqual([]);
-    const alerts = h.bus.ofType(DetailType.PlatformAlert);
-    expect(alerts).toHaveLength(1);
-    expect(alerts[0]!.detail).toMatchObject({ alert_type: 'dead_lettered', source: { conversation_id: s!.id, receive_count: 5 } });
+      // facts first: ended, with its webhook duration, published, not counted, waiting
+      expect(deadLettered).toEqual([]);
+      const queries = createDynamoDbQueries(h2.table.doc, h2.table.tableName);
+      expect(await queries.getRecord(s!.id)).toMatchObject({ status: 'ended', ended_at: new Date(s!.endedAt).toISOString(), duration_seconds: 1800, details_stored: false, enrichment: 'pending' });
+      expect(h2.bus.distinct(DetailType.ConversationEnded).map((e) => e.detail)).toMatchObject([{ conversation_id: s!.id, duration_seconds: 1800, escalated: false }]);
+      expect(h2.bus.ofType(DetailType.ConversationCompleted)).toEqual([]);
+      expect(h2.bus.ofType(DetailType.PlatformAlert)).toEqual([]);
+      expect(await h2.agentDays(s!.agent)).toEqual([]);
+
+      // past ENRICHMENT_GIVE_UP_HOURS: completed from webhook facts, counted
+      clock += 6 * 3_600_000;
+      await h2.settle();
+      expect(await queries.getRecord(s!.id)).toMatchObject({ details_stored: false, enrichment: 'gave_up' });
+      expect(h2.bus.distinct(DetailType.ConversationCompleted).map((e) => e.detail.enrichment)).toEqual(['gave_up']);
+      expect((await h2.agentDays(s!.agent))[0]?.counters).toMatchObject({ conversations: 1, resolved: 0, duration_ms_sum: 1_800_000 });
+
+      // the details come after all: enriched, aggregates corrected by the difference
+      h2.api.details.set(s!.id, details(s!, 0));
+      await h2.settle();
+      expect(await queries.getRecord(s!.id)).toMatchObject({ details_stored: true, enrichment: 'done', duration_seconds: s!.duration });
+      expect((await h2.agentDays(s!.agent))[0]?.counters).toMatchObject({ conversations: 1, resolved: 1, duration_ms_sum: s!.duration * 1000 });
+      expect(h2.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+      expect(h2.bus.distinct(DetailType.ConversationUpdated).at(-1)?.detail).toMatchObject({ enrichment: 'done' });
+    } finally {
+      await h2.close();
+    }
   });
 
   it('a partial PutEvents failure keeps the refused events in the outbox and republishes only them', async () => {
@@ -267,10 +291,14 @@ describe('processor through the handler, on DynamoDB Local', () => {
     const before = (await h.agentDays('agent-np'))[0]!.counters;
     expect(before).toMatchObject({ conversations: 1, resolved: 0, satisfaction_n: 0 });
 
-    // ThreeTone finished its analysis; a retried delivery (or the reconciler) triggers the refetch
+    // ThreeTone finished its analysis; the enricher looks again once the refetch wait is over
     h.api.details.set('np', { conversation_id: 'np', agent_id: 'agent-np', status: 'done', duration_seconds: 60, satisfaction_score: 4.5, resolution_status: 'resolved' });
-    await h.deliver([ended]);
-    await h.deliver([ended]); // final now: no further fetch
+    await h.settle();
+    expect(h.api.calls.filter((c) => c === 'details:np')).toHaveLength(1); // not yet due
+    h.advance(61_000);
+    await h.settle();
+    h.advance(61_000);
+    await h.settle(); // final now: left the queue, no further fetch
 
     const after = (await h.agentDays('agent-np'))[0]!.counters;
     expect(after).toMatchObject({ conversations: 1, resolved: 1, satisfaction_n: 1, satisfaction_milli_sum: 4500, duration_n: 1 });
@@ -279,16 +307,19 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(h.bus.distinct(DetailType.ConversationUpdated).at(-1)?.detail).toMatchObject({ satisfaction_score: 4.5, resolution_status: 'resolved' });
   });
 
-  it('a failed refetch of non-final details keeps the stored record and does not fail the message', async () => {
+  it('a failed refetch of non-final details keeps the stored record, and the webhook is not retried for it', async () => {
     const ended = body(env('conversation_ended', t('14:00:00'), { conversation_id: 'np2', agent_id: 'a' }));
     h.api.details.set('np2', { conversation_id: 'np2', agent_id: 'a', status: 'in-progress', duration_seconds: 30 });
-    await h.deliver([ended]);
-    h.api.failures.push(new ThreeToneError('ThreeTone answered 503', { retryable: true, status: 503 }));
-
     const { deadLettered, attempts } = await h.deliver([ended]);
+    h.api.failures.push(new ThreeToneError('ThreeTone answered 503', { retryable: true, status: 503 }));
+    h.advance(61_000);
 
+    const run = await h.enricher.drain({ deadlineMs: 10_000 });
+
+    expect(run).toMatchObject({ failed: 1, pending: 1 });
     expect(deadLettered).toEqual([]);
     expect(attempts).toBe(1);
+    expect(await createDynamoDbQueries(h.table.doc, h.table.tableName).getRecord('np2')).toMatchObject({ details_stored: true, duration_seconds: 30 });
     expect((await h.agentDays('a'))[0]!.counters.conversations).toBe(1);
   });
 

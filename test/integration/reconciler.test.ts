@@ -92,19 +92,13 @@ describe('reconciler', () => {
     expect(h.bus.events.map((e) => e.detail.event_id)).toEqual([orphan.detail.event_id]);
   });
 
-  it('re-enqueues a conversation whose stored details ThreeTone was still analysing', async () => {
-    h.api.details.set('slow', { conversation_id: 'slow', agent_id: 'agent-r', status: 'processing', duration_seconds: 20 });
+  it('leaves a conversation known to have ended to the enricher, and pays for each listing page from the budget', async () => {
     await h.deliver([body({ event: 'conversation_ended', timestamp: '2026-11-20T10:00:00Z', data: { conversation_id: 'slow' } })]);
     const run = reconciler([summary('slow', 'done', NOW / 1000 - 7200, 20)]);
 
-    const pending = await run();
-    h.api.details.set('slow', { conversation_id: 'slow', agent_id: 'agent-r', status: 'done', duration_seconds: 20, resolution_status: 'resolved' });
-    await h.deliver([...sent]);
-    sent.length = 0;
-    const settled = await run();
+    const result = await run();
 
-    expect(pending.enqueued).toBe(1);
-    expect(settled.enqueued).toBe(0);
-    expect((await h.agentDays('agent-r'))[0]?.counters).toMatchObject({ conversations: 1, resolved: 1 });
+    expect(result.enqueued).toBe(0);
+    expect(sent).toEqual([]);
   });
 });
