@@ -5,8 +5,8 @@
  * ThreeTone allows N requests a minute and M an hour and does not say how it counts. Fixed-window
  * counters alone would allow 2N across a window boundary, so each window is cut into 6 buckets and
  * each bucket allows ⌊limit / 7⌋: any 60-second (or 3,600-second) span, however aligned, overlaps at
- * most 7 buckets, so it never holds more than the limit. That paces at ~85% of each limit (limits of
- * 7 or more; smaller limits use fewer, longer buckets). One request's worth is one transaction: both
+ * most 7 buckets, so it never holds more than the limit. That paces at 6/7 of a limit less rounding
+ * (about 80% of ThreeTone's 100/minute and 1,000/hour; smaller limits use fewer, longer buckets). One request's worth is one transaction: both
  * buckets' conditional increments plus a check that no 429 has blocked the budget.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
