@@ -191,8 +191,8 @@ export interface ConversationStore {
 export interface RequestBudget {
   /** One request's worth, or when to ask again. */
   take(): Promise<{ granted: true } | { granted: false; retryAfterMs: number }>;
-  /** ThreeTone answered 429 anyway (another client shares the key): nobody takes until `untilMs`. */
-  block(untilMs: number): Promise<void>;
+  /** ThreeTone answered 429 anyway (another client shares the key): nobody takes for `forMs` (the budget's clock). */
+  block(forMs: number): Promise<void>;
 }
 
 // ---------------------------------------------------------------- storage (query side)

@@ -98,8 +98,9 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   const visibilityTimeoutMs = numEnv(env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', 5, { min: 0 }) * 1000;
   const reconcileEveryMs = numEnv(env, 'RECONCILE_INTERVAL_SECONDS', 300, { min: 0 }) * 1000;
   const enrichEveryMs = numEnv(env, 'LOCAL_ENRICH_INTERVAL_MS', 1000, { min: 10 });
-  // A compressed clock for ThreeTone's quota (budget and simulator) and the enrichment waits, so an
-  // hour can pass in a minute (LOCAL_TIME_SCALE=60).
+  // A compressed clock for ThreeTone's quota (the budget and the simulator's limits), so an hour of
+  // quota passes in a minute (LOCAL_TIME_SCALE=60). Webhook times and enrichment waits stay real:
+  // shorten ENRICHMENT_GIVE_UP_HOURS (fractions allowed) to see conversations given up on.
   const timeScale = numEnv(env, 'LOCAL_TIME_SCALE', 1, { min: 1 });
   const origin = Date.now();
   const clock = () => origin + (Date.now() - origin) * timeScale;
@@ -161,14 +162,13 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       budget,
       rebuild: processing.reconcileConversation,
       config: processorConfig.enrichment,
-      now: clock,
     });
     let backlog = { pending: 0, oldest_age_seconds: 0 };
     let draining: Promise<void> | null = null;
     /** One drain at a time; a kick while one runs is absorbed by it. */
     const drain = () =>
       (draining ??= enricher
-        .drain({ deadlineMs: 5_000 * timeScale })
+        .drain({ deadlineMs: 5_000 })
         .then((r) => void (backlog = { pending: r.pending, oldest_age_seconds: r.oldestAgeSeconds }))
         .catch((err: unknown) => logger.warn('enrichment run failed', { error: (err as Error).name }))
         .finally(() => (draining = null)));

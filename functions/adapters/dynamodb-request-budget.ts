@@ -90,7 +90,8 @@ export function createDynamoDbRequestBudget(doc: DynamoDBDocumentClient, tableNa
       }
     },
 
-    async block(untilMs) {
+    async block(forMs) {
+      const untilMs = now() + forMs;
       await doc.send(
         new PutCommand({
           TableName: tableName,

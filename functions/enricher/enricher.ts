@@ -114,9 +114,8 @@ export function createEnricher(deps: EnricherDeps) {
       const throttled = throttleOf(err);
       if (throttled) {
         deps.metrics?.throttled();
-        const until = now() + throttled.retryAfterMs;
-        await budget.block(until);
-        await store.deferEnrichment(id, { notBeforeMs: until, details: raw });
+        await budget.block(throttled.retryAfterMs);
+        await store.deferEnrichment(id, { notBeforeMs: now() + throttled.retryAfterMs, details: raw });
         log.warn('ThreeTone throttled a request the budget allowed; the budget waits', { retry_after_ms: throttled.retryAfterMs });
         return 'stop';
       }

@@ -70,8 +70,8 @@ describe('the shared budget on DynamoDB', () => {
     const budget = createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 100, perHour: 1000, now: () => clock });
     expect((await budget.take()).granted).toBe(true);
 
-    await budget.block(clock + 30_000);
-    await budget.block(clock + 5_000); // a shorter block never shortens a longer one
+    await budget.block(30_000);
+    await budget.block(5_000); // a shorter block never shortens a longer one
     const refused = await budget.take();
     clock += 31_000;
     const after = await budget.take();
