@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { IHttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -11,7 +11,9 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -26,6 +28,8 @@ export const CustomMetric = {
   ConversationAlerts: 'ConversationAlerts',
   ThreeToneThrottled: 'ThreeToneThrottled',
   DeadLettered: 'DeadLettered',
+  /** Messages re-queued to wait because the ThreeTone API key is the placeholder or was refused. */
+  ThreeToneApiKeyMissing: 'ThreeToneApiKeyMissing',
 } as const;
 
 export interface MonitoringProps {
@@ -39,6 +43,8 @@ export interface MonitoringProps {
   };
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The secret an operator must set when ThreeTone refuses the key (named in that alarm). */
+  readonly apiKeySecret: ISecret;
   readonly apiStage: IHttpStage;
   /** Subscribed to the alarm topic when set. @default - no subscription */
   readonly alarmEmail?: string;
@@ -62,7 +68,14 @@ export class Monitoring extends Construct {
   public readonly topic: Topic;
   public readonly dashboard: Dashboard;
   public readonly alarms: Record<
-    'deadLetterQueue' | 'queueAge' | 'processorErrors' | 'reconcilerErrors' | 'api5xx' | 'signatureFailures' | 'threeToneThrottled',
+    | 'deadLetterQueue'
+    | 'queueAge'
+    | 'processorErrors'
+    | 'reconcilerErrors'
+    | 'api5xx'
+    | 'signatureFailures'
+    | 'threeToneThrottled'
+    | 'threeToneApiKeyMissing',
     Alarm
   >;
 
@@ -74,6 +87,21 @@ export class Monitoring extends Construct {
     // messages carry alarm names and states only, no conversation data.
     this.topic = new Topic(this, 'AlarmTopic', { displayName: 'ThreeTone pipeline alarms', enforceSSL: true });
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    // `enforceSSL` gives the topic a policy, which replaces SNS's default one: without this statement
+    // no alarm could publish. Only CloudWatch, for this account's alarms in this region.
+    const { account, region, partition } = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsOfThisAccount',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
 
     const custom = (metricName: string) =>
       new Metric({
@@ -143,6 +171,12 @@ export class Monitoring extends Construct {
         t.threeToneThrottled,
         'ThreeTone answered 429 (rate limit 100 requests/minute, 1000/hour) repeatedly.',
       ),
+      threeToneApiKeyMissing: alarm(
+        'ThreeToneApiKeyMissing',
+        custom(CustomMetric.ThreeToneApiKeyMissing),
+        1,
+        `The ThreeTone API key is still the placeholder, or ThreeTone refused it (401/403): put your key in the secret ${props.apiKeySecret.secretArn}. Messages wait in the queue meanwhile.`,
+      ),
     };
 
     const perMinute = (metricName: string, label: string) =>
@@ -210,7 +244,10 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'ThreeTone API',
         width: 8,
-        left: [perMinute(CustomMetric.ThreeToneThrottled, '429 responses')],
+        left: [
+          perMinute(CustomMetric.ThreeToneThrottled, '429 responses'),
+          perMinute(CustomMetric.ThreeToneApiKeyMissing, 'waiting for the API key'),
+        ],
         right: [fn.processor.metricDuration({ ...minute, statistic: 'p99', label: 'processor p99 (ms)' })],
       }),
     );

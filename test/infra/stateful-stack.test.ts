@@ -4,8 +4,11 @@ import { TABLE } from '#adapters/table-schema.js';
 import { EVENT_SOURCE } from '#core/bus-events.js';
 import { logicalId, synthPipeline } from './support.js';
 
+const { statefulTemplate: template, statelessTemplate, stateful, stateless } = synthPipeline();
+const resources = template.toJSON().Resources;
+const statelessResources = statelessTemplate.toJSON().Resources;
+
 describe('stateful stack (defaults)', () => {
-  const { statefulTemplate: template } = synthPipeline();
 
   it('creates one on-demand table with the keys of table-schema.ts', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -55,6 +58,14 @@ describe('stateful stack (defaults)', () => {
     expect(bus?.Properties.Name).toMatch(/^ThreeTonePipelineStateful.*[0-9A-F]{8}$/);
   });
 
+  it('keeps the bus (consumers\' rules) and its archive (their replays) when the stack is deleted', () => {
+    for (const type of ['AWS::Events::EventBus', 'AWS::Events::Archive']) {
+      const [resource] = Object.values(template.findResources(type));
+      expect(resource?.DeletionPolicy).toBe('Retain');
+      expect(resource?.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
   it('archives every event of our source from the bus, for 90 days by default', () => {
     const busId = Object.keys(template.findResources('AWS::Events::EventBus'))[0]!;
     template.hasResourceProperties('AWS::Events::Archive', {
@@ -76,9 +87,62 @@ describe('stateful stack (defaults)', () => {
   });
 
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['DeadLetterQueueArn', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
+  });
+});
+
+describe('work queue and dead-letter queue (accepted webhooks)', () => {
+  const queue = resources[logicalId(stateful.queue)]!;
+  const dlq = resources[logicalId(stateful.deadLetterQueue)]!;
+
+  it('live in the stateful stack, retained on deletion and replacement', () => {
+    // A 202 promises the webhook is kept: neither queue may go with the stateless stack.
+    statelessTemplate.resourceCountIs('AWS::SQS::Queue', 0);
+    for (const q of [queue, dlq]) {
+      expect(q.DeletionPolicy).toBe('Retain');
+      expect(q.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('encrypts both queues', () => {
+    expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.Properties.SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('denies every request to either queue without TLS', () => {
+    for (const q of [stateful.queue, stateful.deadLetterQueue]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalId(q) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('sends a message to the DLQ after maxReceiveCount deliveries, the same count the processor is told', () => {
+    expect(queue.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stateful.deadLetterQueue), 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    const processor = statelessResources[logicalId(stateless.processing.processor.function)];
+    expect(processor.Properties.Environment.Variables.MAX_RECEIVE_COUNT).toBe('5');
+  });
+
+  it('sets the visibility timeout to 6 times the processor timeout', () => {
+    const processor = statelessResources[logicalId(stateless.processing.processor.function)];
+    expect(queue.Properties.VisibilityTimeout).toBe(6 * processor.Properties.Timeout);
+    // a 256 KiB webhook plus attributes (or its base64 fallback) must fit: SQS's 1 MiB maximum
+    expect(queue.Properties.MaximumMessageSize).toBe(1_048_576);
+  });
+
+  it('keeps messages 14 days in both queues', () => {
+    expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    expect(dlq.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
   });
 });
 
