@@ -190,6 +190,12 @@ function readAll<S extends Record<string, Setting<any>>>(settings: S, env: Env):
   return out as ValuesOf<S>;
 }
 
+/**
+ * The value the stack creates the ThreeTone API key secret with. The processor recognises it and
+ * never sends it: messages wait for the real key (functions/processor/api-key-wait.ts).
+ */
+export const THREETONE_API_KEY_PLACEHOLDER = 'PLACEHOLDER-put-your-ThreeTone-API-key-here';
+
 /** Largest accepted webhook body: 256 KiB, then 413. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
 

@@ -25,6 +25,7 @@ import {
 } from '#functions/config.js';
 import { createIngestHandler } from '#functions/ingest/ingest.js';
 import type { WebhookQueue } from '#functions/ports.js';
+import { guardApiKey, waitForApiKey } from '#functions/processor/api-key-wait.js';
 import { createProcessorHandler } from '#functions/processor/processor.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { createReconciler } from '#functions/reconciler/reconciler.js';
@@ -123,7 +124,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       stops.push(() => simulator!.close());
       threeToneUrl = simulator.url;
     }
-    const api = createThreeToneHttpClient(loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl }), { apiKey: async () => apiKey });
+    const key = guardApiKey(async () => apiKey);
+    const api = key.api(createThreeToneHttpClient(loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl }), { apiKey: key.apiKey }));
 
     const eventsFile = join(dataDir, 'events.jsonl');
     const bus = createLocalBus({ file: eventsFile });
@@ -135,7 +137,9 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       secrets,
       config: ingestConfig,
     });
-    const processor = createProcessorHandler({ store, api, publisher: bus, config: processorConfig });
+    const processor = createProcessorHandler({ store, api, publisher: bus, config: processorConfig }, (recordHandler) =>
+      waitForApiKey(recordHandler, { queue, publisher: bus, setting: 'THREETONE_API_KEY' }),
+    );
     const query = createQueryHandler({ queries: createDynamoDbQueries(doc, TABLE_NAME), config: queryConfig });
 
     queue.start((event) => processor(event));

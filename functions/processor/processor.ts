@@ -34,6 +34,7 @@ import {
   type ThreeToneApi,
 } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
+import { waitsForApiKey } from './api-key-wait.js';
 
 export interface ProcessorMetrics {
   conversationCompleted(): void;
@@ -257,7 +258,8 @@ export function createProcessor(deps: ProcessorDeps) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
       const { error, reason } = errorFields(err);
       log.warn('message failed; it will be retried', { receive_count: receiveCount, error, reason });
-      if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
+      // A missing API key re-queues the message (api-key-wait.ts): it is not dead-lettered.
+      if (receiveCount >= config.maxReceiveCount && !waitsForApiKey(err)) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
       throw err;
     }
   }
@@ -288,9 +290,14 @@ export function createProcessor(deps: ProcessorDeps) {
   return { processMessage, recordHandler, reconcileConversation, flushOutbox };
 }
 
-/** The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). */
-export function createProcessorHandler(deps: ProcessorDeps) {
-  const { recordHandler } = createProcessor(deps);
+export type RecordHandler = (record: SQSRecord) => Promise<void>;
+
+/**
+ * The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). `wrap`
+ * decorates the record handler (e.g. `waitForApiKey`).
+ */
+export function createProcessorHandler(deps: ProcessorDeps, wrap: (handler: RecordHandler) => RecordHandler = (h) => h) {
+  const recordHandler = wrap(createProcessor(deps).recordHandler);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
     return processPartialResponse(event, recordHandler, processor, { context: context as Context });

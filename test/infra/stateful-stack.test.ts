@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { TABLE } from '#adapters/table-schema.js';
 import { EVENT_SOURCE } from '#core/bus-events.js';
+import { THREETONE_API_KEY_PLACEHOLDER } from '#functions/config.js';
 import { logicalId, synthPipeline } from './support.js';
 
 const { statefulTemplate: template, statelessTemplate, stateful, stateless } = synthPipeline();
@@ -75,15 +76,25 @@ describe('stateful stack (defaults)', () => {
     });
   });
 
-  it('creates the webhook and API key secrets with random values, retained on deletion', () => {
+  it('creates the webhook and API key secrets, retained on deletion', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 2);
     const secrets = template.findResources('AWS::SecretsManager::Secret');
     for (const secret of Object.values(secrets)) {
       expect(secret.DeletionPolicy).toBe('Retain');
-      expect(secret.Properties.GenerateSecretString).toBeDefined();
-      expect(secret.Properties.SecretString).toBeUndefined();
       expect(secret.Properties.Name).toBeUndefined();
     }
+  });
+
+  it('gives the webhook secret a random value', () => {
+    const webhook = resources[logicalId(stateful.webhookSecret)];
+    expect(webhook.Properties.GenerateSecretString).toBeDefined();
+    expect(webhook.Properties.SecretString).toBeUndefined();
+  });
+
+  it('creates the API key secret with the placeholder the processor recognises (so messages wait, not dead-letter)', () => {
+    const apiKey = resources[logicalId(stateful.apiKeySecret)];
+    expect(apiKey.Properties.SecretString).toBe(THREETONE_API_KEY_PLACEHOLDER);
+    expect(apiKey.Properties.GenerateSecretString).toBeUndefined();
   });
 
   it('outputs what the deploy guide needs', () => {
