@@ -1,10 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ingestEnv, processorEnv, reconcilerEnv, threeToneClientEnv } from '#functions/config.js';
+import { ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, threeToneClientEnv } from '#functions/config.js';
+import { measuredWorstCaseMs } from '#test/helpers/threetone-budget.js';
 import { QUERY_PATHS, WEBHOOK_PATH } from '#lib/constructs/pipeline-api.js';
 import { actionsOf, logicalId, resourcesFor, statementsOfRole, synthPipeline } from './support.js';
 
-const { statelessTemplate: template, stateless, stateful, config } = synthPipeline();
+const { statelessTemplate: template, statefulTemplate: synthStateful, stateless, stateful, config } = synthPipeline();
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any; DependsOn?: string[] }>;
 
 const functions = {
@@ -249,7 +250,18 @@ describe('IAM: each function may do exactly what its code does', () => {
 });
 
 describe('processor timeout (derived from the ThreeTone retry budget)', () => {
-  it('outlasts details plus transcript with every retry, plus headroom for DynamoDB', () => {
+  it('outlasts, with the settings the function receives, details plus transcript at their worst, plus headroom', async () => {
+    // The client config as the deployed processor will read it from its environment, and what the
+    // real client then spends at most: raising retries or the per-attempt timeout anywhere without
+    // the timeout following fails here.
+    const client = loadThreeToneClientConfig(envOf('processor') as Record<string, string>);
+    const worstSeconds = (2 * (await measuredWorstCaseMs(client))) / 1000;
+    expect(fnProps('processor').Timeout).toBeGreaterThanOrEqual(worstSeconds + 30);
+    const [queue] = Object.values(synthStateful.findResources('AWS::SQS::Queue')).filter((q) => q.Properties.RedrivePolicy);
+    expect(queue!.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fnProps('processor').Timeout);
+  });
+
+  it('is 130 s by default', () => {
     // Defaults: each call 4 attempts x 5 s + 3 waits of at most 10 s = 50 s; two calls; 30 s headroom.
     expect(fnProps('processor').Timeout).toBe(130);
   });
