@@ -155,7 +155,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     }
 
     let ready = false;
-    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready });
+    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready, queryApiKey: queryConfig.apiKey });
     stops.push(() => server.close());
     ready = true;
     // Lets companion commands (npm run demo/send) find this run and its simulator.
