@@ -1,5 +1,5 @@
 /**
- * The webhook envelope `{event, timestamp, data}` (THREETONE.md), validated by hand: the ingest
+ * The webhook envelope `{event, timestamp, data}` (README.md, "The webhook contract"), validated by hand: the ingest
  * path is bundled into a Lambda where every KB of import counts, so no schema library here.
  * Error messages name the failing field but never echo body content (it may hold personal data).
  */
