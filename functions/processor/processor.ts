@@ -300,6 +300,8 @@ export function createProcessorHandler(deps: ProcessorDeps, wrap: (handler: Reco
   const recordHandler = wrap(createProcessor(deps).recordHandler);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
-    return processPartialResponse(event, recordHandler, processor, { context: context as Context });
+    // A batch whose every record failed is reported record by record, like any other: throwing would
+    // count as a failed invocation, and the ProcessorErrors alarm would fire on normal retries.
+    return processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
   };
 }
