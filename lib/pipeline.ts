@@ -36,6 +36,7 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
     apiKeySecret: stateful.apiKeySecret,
     queue: stateful.queue,
     deadLetterQueue: stateful.deadLetterQueue,
+    alarmTopic: stateful.alarmTopic,
     functionsDir: options.functionsDir,
   });
   stateless.addStackDependency(stateful, 'references the table, queues, bus and secrets');

@@ -3,6 +3,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
@@ -26,6 +27,8 @@ export interface StatelessStackProps extends StackProps {
   /** The work queue and its DLQ (stateful stack: accepted webhooks outlive this stack). */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The stateful stack's alarm topic. */
+  readonly alarmTopic: ITopic;
   /**
    * Directory holding `<name>/handler.ts` for ingest, processor, query and reconciler.
    * @default `<project root>/functions`
@@ -107,15 +110,15 @@ export class StatelessStack extends Stack {
       },
       queue: props.queue,
       deadLetterQueue: props.deadLetterQueue,
+      reconcilerSchedule: this.reconciler.schedule,
       apiKeySecret: props.apiKeySecret,
       apiStage: this.api.stage,
-      alarmEmail: config.alarms.email,
+      topic: props.alarmTopic,
       thresholds: config.alarms,
     });
 
     new CfnOutput(this, 'WebhookUrl', { description: 'Register this URL with ThreeTone', value: this.api.webhookUrl });
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the IAM-authorized query routes', value: this.api.api.apiEndpoint });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 }

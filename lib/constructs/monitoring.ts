@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { IHttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -11,11 +11,10 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IRule } from 'aws-cdk-lib/aws-events';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from './node-function.js';
@@ -43,11 +42,13 @@ export interface MonitoringProps {
   };
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The rule that runs the reconciler: if it cannot invoke it, no reconciler error would ever show. */
+  readonly reconcilerSchedule: IRule;
   /** The secret an operator must set when ThreeTone refuses the key (named in that alarm). */
   readonly apiKeySecret: ISecret;
   readonly apiStage: IHttpStage;
-  /** Subscribed to the alarm topic when set. @default - no subscription */
-  readonly alarmEmail?: string;
+  /** Every alarm notifies it (the stateful stack's, with its subscriptions). */
+  readonly topic: ITopic;
   readonly thresholds: {
     readonly queueAgeSeconds: number;
     readonly processorErrors: number;
@@ -65,13 +66,14 @@ const RUNBOOK = 'Runbook: docs/aws-deployment.md, "Alarms and what to do"';
  * recovery), and a dashboard of the pipeline's throughput, latency, outcomes and errors.
  */
 export class Monitoring extends Construct {
-  public readonly topic: Topic;
+  public readonly topic: ITopic;
   public readonly dashboard: Dashboard;
   public readonly alarms: Record<
     | 'deadLetterQueue'
     | 'queueAge'
     | 'processorErrors'
     | 'reconcilerErrors'
+    | 'reconcilerNotInvoked'
     | 'api5xx'
     | 'signatureFailures'
     | 'threeToneThrottled'
@@ -83,25 +85,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     const { functions: fn, thresholds: t } = props;
 
-    // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and the
-    // messages carry alarm names and states only, no conversation data.
-    this.topic = new Topic(this, 'AlarmTopic', { displayName: 'ThreeTone pipeline alarms', enforceSSL: true });
-    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
-    // `enforceSSL` gives the topic a policy, which replaces SNS's default one: without this statement
-    // no alarm could publish. Only CloudWatch, for this account's alarms in this region.
-    const { account, region, partition } = Stack.of(this);
-    this.topic.addToResourcePolicy(
-      new PolicyStatement({
-        sid: 'AllowCloudWatchAlarmsOfThisAccount',
-        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': account },
-          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
-        },
-      }),
-    );
+    this.topic = props.topic;
 
     const custom = (metricName: string) =>
       new Metric({
@@ -152,6 +136,18 @@ export class Monitoring extends Construct {
         fn.reconciler.metricErrors({ statistic: 'Sum', period: Duration.minutes(30) }),
         1,
         'A reconciler run failed; missed conversations are not being repaired.',
+      ),
+      reconcilerNotInvoked: alarm(
+        'ReconcilerScheduleFailedInvocations',
+        new Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: props.reconcilerSchedule.ruleName },
+          statistic: 'Sum',
+          period: Duration.minutes(30),
+        }),
+        1,
+        'The schedule could not invoke the reconciler (permissions, throttling): it does not run, so ReconcilerErrors cannot fire.',
       ),
       api5xx: alarm(
         'Api5xx',

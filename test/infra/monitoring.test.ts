@@ -3,18 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { CustomMetric } from '#lib/constructs/monitoring.js';
 import { logicalId, synthPipeline } from './support.js';
 
-const { statelessTemplate: template, stateless, stateful, config } = synthPipeline();
-const topic = { Ref: logicalId(stateless.monitoring.topic) };
+const { statelessTemplate: template, statefulTemplate, stateless, stateful, config } = synthPipeline();
+const topic = { Ref: logicalId(stateful.alarmTopic) };
+/** The alarm actions name the stateful stack's topic (a cross-stack reference). */
+const isTopic = (actions: unknown) => JSON.stringify(actions).includes(logicalId(stateful.alarmTopic)) && (actions as unknown[]).length === 1;
 const alarms = stateless.monitoring.alarms;
 const alarmProps = (alarm: keyof typeof alarms) => template.toJSON().Resources[logicalId(alarms[alarm])].Properties;
 
 describe('alarms', () => {
   it('notifies the topic on alarm and on recovery, for every alarm', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(8);
+    expect(all).toHaveLength(9);
     for (const a of all) {
-      expect(a.Properties.AlarmActions).toEqual([topic]);
-      expect(a.Properties.OKActions).toEqual([topic]);
+      expect(isTopic(a.Properties.AlarmActions)).toBe(true);
+      expect(isTopic(a.Properties.OKActions)).toBe(true);
       expect(JSON.stringify(a.Properties.AlarmDescription)).toContain('docs/aws-deployment.md');
     }
   });
@@ -94,13 +96,27 @@ describe('alarms', () => {
     }
   });
 
+  it('fires when the schedule cannot invoke the reconciler (which ReconcilerErrors could never see)', () => {
+    expect(alarmProps('reconcilerNotInvoked')).toMatchObject({
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: logicalId(stateless.reconciler.schedule) } }],
+      Threshold: 1,
+    });
+  });
+
   it('has no e-mail subscription unless an address is configured', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    statefulTemplate.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('keeps the topic (and its confirmed subscriptions) in the stateful stack, not with the alarms', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    statefulTemplate.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
   it('lets CloudWatch publish to the topic, for this account\'s alarms only', () => {
     // enforceSSL's topic policy replaces SNS's default one: without this Allow no alarm is delivered.
-    const [policy] = Object.values(template.findResources('AWS::SNS::TopicPolicy'));
+    const [policy] = Object.values(statefulTemplate.findResources('AWS::SNS::TopicPolicy'));
     expect(policy!.Properties.Topics).toEqual([topic]);
     const allows = policy!.Properties.PolicyDocument.Statement.filter((s: { Effect: string }) => s.Effect === 'Allow');
     expect(allows).toEqual([
@@ -132,7 +148,7 @@ describe('alarms', () => {
   });
 
   it('accepts only TLS publishers on the topic', () => {
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    statefulTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -143,12 +159,12 @@ describe('alarms', () => {
 });
 
 describe('alarms (configured)', () => {
-  const { statelessTemplate: t } = synthPipeline({
+  const { statelessTemplate: t, statefulTemplate: st } = synthPipeline({
     context: { alarmEmail: 'oncall@example.com', alarmSignatureFailures: '5', alarmQueueAgeMarginSeconds: 600, maxReceiveCount: 3 },
   });
 
   it('subscribes the e-mail address to the topic', () => {
-    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    st.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
   it('uses the configured thresholds', () => {

@@ -98,7 +98,7 @@ describe('stateful stack (defaults)', () => {
   });
 
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['DeadLetterQueueArn', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
   });
