@@ -157,7 +157,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       now: started,
       port: (server.address() as AddressInfo).port,
     });
-    const handler = matched.route.target === 'ingest' ? opts.ingest : opts.query;
+    const handler = lambdaHandler(matched.route.target);
     let result: APIGatewayProxyStructuredResultV2;
     try {
       result = await handler(event);
@@ -179,6 +179,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         ? Buffer.alloc(0)
         : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
     return reply(status, headers, payload);
+  }
+
+  /** The Lambda handler behind a target; the local server's own targets are answered above. */
+  function lambdaHandler(target: RouteSpec['target']): ApiHandler {
+    switch (target) {
+      case 'ingest':
+        return opts.ingest;
+      case 'query':
+        return opts.query;
+      case 'health':
+        throw new Error(`target ${target} is answered by the server itself`);
+      default: {
+        const unknown: never = target;
+        throw new Error(`no handler for target ${String(unknown)}`);
+      }
+    }
   }
 
   const url = await listen(server, opts.port, opts.host);

@@ -85,11 +85,12 @@ export class PipelineApi extends Construct {
     const authorizer = new HttpIamAuthorizer();
     const routes = new Map<string, HttpRoute>();
     for (const r of AWS_ROUTES) {
-      if (r.target === 'health') throw new Error(`${routeKey(r)}: the local server's own target cannot be deployed`);
+      const integration = r.target === 'ingest' || r.target === 'query' ? integrations[r.target] : undefined;
+      if (!integration) throw new Error(`${routeKey(r)}: target "${r.target}" exists only locally; mark the route localOnly`);
       const [route] = this.api.addRoutes({
         path: r.path,
         methods: [HttpMethod[r.method]],
-        integration: integrations[r.target],
+        integration,
         // `hmac` routes are public here: the function checks the signature (acknowledged below).
         ...(r.access === 'iam' && { authorizer }),
       });
