@@ -123,10 +123,11 @@ export interface OutboxEntry {
 
 export interface ConversationStore {
   /**
-   * Stores the event once, together with `outbox`, atomically. Returns false when the event was
-   * already stored (a duplicate): nothing is written then.
+   * Stores the event once, together with `outbox`, atomically: its facts for as long as records,
+   * and `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS. Returns false when
+   * the event was already stored (a duplicate): nothing is written then.
    */
-  insertEvent(scope: EventScope, event: StoredEvent, outbox: readonly BusEvent[]): Promise<boolean>;
+  insertEvent(scope: EventScope, event: StoredEvent & { readonly rawText: string }, outbox: readonly BusEvent[]): Promise<boolean>;
   /** Events of a conversation or of an unlinked call (strongly consistent). */
   listEvents(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<StoredEvent[]>;
   /** Records that `callId` belongs to `conversationId` (idempotent). */
@@ -164,4 +165,6 @@ export interface ConversationQueries {
   }): Promise<ConversationPage>;
   /** Per-day aggregates of an agent, UTC days `from`..`to` inclusive (YYYY-MM-DD), days with data only. */
   getAgentDays(agentId: string, from: string, to: string): Promise<AgentDay[]>;
+  /** A stored webhook body exactly as it was signed, while RAW_EVENT_RETENTION_DAYS keeps it; `null` otherwise. */
+  getWebhook(eventKey: string): Promise<string | null>;
 }

@@ -26,6 +26,7 @@ export const ROUTES = [
   { method: 'GET', path: '/conversations', target: 'query', access: 'iam' },
   { method: 'GET', path: '/conversations/{conversation_id}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/conversations/{conversation_id}/transcript', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
   { method: 'GET', path: '/health', target: 'health', access: 'public', localOnly: true },
 ] as const satisfies readonly RouteSpec[];

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { appendFile, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { EVENT_SOURCE, type BusEvent } from '#core/bus-events.js';
+import { EVENT_SOURCE, type BusEvent, putEventsCalls } from '#core/bus-events.js';
+import { stringifyJson } from '#core/json-text.js';
 import type { EventPublisher } from '#functions/ports.js';
 import { logger } from '#functions/shared/logger.js';
 
@@ -46,9 +47,6 @@ export interface LocalBus extends EventPublisher {
   failNext(n: number): void;
 }
 
-/** PutEvents limits. */
-export const MAX_ENTRIES_PER_CALL = 10;
-export const MAX_ENTRY_BYTES = 256 * 1024;
 
 export function createLocalBus(opts: LocalBusOptions): LocalBus {
   const account = opts.account ?? '000000000000';
@@ -87,12 +85,9 @@ export function createLocalBus(opts: LocalBusOptions): LocalBus {
       if (failures > 0) {
         failures -= 1;
         failed.push(e);
-      } else if (entrySize(e) > MAX_ENTRY_BYTES) {
-        logger.warn('Bus entry over 256 KiB rejected', { detailType: e.detailType, eventId: e.detail.event_id });
-        failed.push(e);
       } else {
         accepted.push(e);
-        lines.push(JSON.stringify(envelope(e)) + '\n');
+        lines.push(stringifyJson(envelope(e)) + '\n');
       }
     }
     if (lines.length === 0) return { failed, written: 0 };
@@ -112,8 +107,15 @@ export function createLocalBus(opts: LocalBusOptions): LocalBus {
       const failed: BusEvent[] = [];
       let written = 0;
       let error: unknown;
-      for (let i = 0; i < events.length; i += MAX_ENTRIES_PER_CALL) {
-        const r = await put(events.slice(i, i + MAX_ENTRIES_PER_CALL));
+      // Calls as the EventBridge adapter makes them: ≤ 10 entries and ≤ 256 KB each; an entry too
+      // large on its own is failed, as EventBridge would refuse it.
+      const { calls, oversized } = putEventsCalls(events);
+      for (const e of oversized) {
+        logger.warn('Bus entry over the PutEvents size limit rejected', { detailType: e.detailType, eventId: e.detail.event_id });
+        failed.push(e);
+      }
+      for (const call of calls) {
+        const r = await put(call);
         failed.push(...r.failed);
         written += r.written;
         if (r.error !== undefined) error = r.error;
@@ -142,16 +144,6 @@ export async function readEvents(file: string): Promise<EventBridgeEnvelope[]> {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as EventBridgeEnvelope);
-}
-
-/** PutEvents entry size as EventBridge computes it: Time (14 bytes), Source, DetailType, Detail, Resources. */
-export function entrySize(e: BusEvent): number {
-  return (
-    14 +
-    Buffer.byteLength(EVENT_SOURCE, 'utf8') +
-    Buffer.byteLength(e.detailType, 'utf8') +
-    Buffer.byteLength(JSON.stringify(e.detail), 'utf8')
-  );
 }
 
 function count(n: number): number {

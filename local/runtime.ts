@@ -34,7 +34,7 @@ import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from './dynamodb
 import { startHttpServer } from './http-server.js';
 import { createLocalBus } from './local-bus.js';
 import { createLocalQueue, type LocalQueue } from './local-queue.js';
-import { startThreeToneSimulator, type ThreeToneSimulator } from './threetone-simulator.js';
+import { type SimulatorEnvelope, startThreeToneSimulator, type ThreeToneSimulator } from './threetone-simulator.js';
 
 /** Printed at start; use your own with THREETONE_WEBHOOK_SECRET. Never use it outside a laptop. */
 export const DEV_WEBHOOK_SECRET = 'local-dev-webhook-secret';
@@ -61,21 +61,26 @@ type Env = Record<string, string | undefined>;
 async function observingQueue(inner: WebhookQueue, sim: ThreeToneSimulator | null, journal: string): Promise<WebhookQueue> {
   if (!sim) return inner;
   const previous = await readFile(journal, 'utf8').catch(() => '');
+  // ThreeTone's REST API answers plain JSON: the simulator reads the webhooks as `JSON.parse` would.
+  const observe = (body: string) => {
+    const parsed = parseEnvelope(body);
+    if (parsed.ok) sim.observe(JSON.parse(body) as SimulatorEnvelope);
+    return parsed.ok;
+  };
   for (const line of previous.split('\n')) {
     if (!line.trim()) continue;
     try {
-      sim.observe(JSON.parse(line));
+      const entry = JSON.parse(line) as unknown;
+      if (typeof entry === 'string') observe(entry);
+      else sim.observe(entry as SimulatorEnvelope); // a journal written before bodies were kept as text
     } catch {
       // a torn last line after a crash: skip it
     }
   }
   return {
     async send(message) {
-      const parsed = parseEnvelope(message.body);
-      if (parsed.ok) {
-        sim.observe(parsed.envelope);
-        await appendFile(journal, `${JSON.stringify(parsed.envelope)}\n`);
-      }
+      // Journaled as the accepted text itself (a JSON string per line), so nothing is re-serialized.
+      if (observe(message.body)) await appendFile(journal, `${JSON.stringify(message.body)}\n`);
       await inner.send(message);
     },
   };

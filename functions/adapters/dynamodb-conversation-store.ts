@@ -1,6 +1,11 @@
 /**
  * ConversationStore on DynamoDB (layout: docs/data-model.md). Every write is idempotent or
  * conditional; the record, its aggregate deltas and its outbox entries go in one transaction.
+ *
+ * Whatever comes from a webhook's arbitrary JSON (its facts, the body itself, the events that carry
+ * its `data`, transcripts) is stored as JSON text, never as a DynamoDB map: a map would limit the
+ * payload's depth (32 levels), refuse numbers a double cannot hold, and rewrite them. Only values
+ * this service computed (records, aggregates, bookkeeping) are attributes.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -16,6 +21,7 @@ import {
 import type { AggregateDelta } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
 import { eventFacts } from '#core/event-facts.js';
+import { parseJson, stringifyJson } from '#core/json-text.js';
 import type { TranscriptTurn } from '#core/types.js';
 import {
   ConcurrentUpdateError,
@@ -85,7 +91,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       Item: {
         pk,
         sk: keys.outbox(event.detail.event_id),
-        event,
+        event_json: stringifyJson(event),
         created_at: createdAt,
         gsi2pk: keys.pendingOutbox,
         gsi2sk: `${createdAt}#${event.detail.event_id}`,
@@ -135,10 +141,8 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             Item: {
               pk,
               sk: keys.event(event.key),
-              event: event.envelope.event,
-              timestamp: event.envelope.timestamp,
+              facts_json: stringifyJson({ event: event.envelope.event, timestamp: event.envelope.timestamp, data: eventFacts(event.envelope.data) }),
               timestamp_ms: event.timestampMs,
-              data: eventFacts(event.envelope.data),
               received_at: event.receivedAt,
               expires_at: expiresAt(scope.kind === 'platform' ? opts.retention.rawEventDays : opts.retention.recordDays),
             },
@@ -146,10 +150,11 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           },
         },
         {
-          // The payload as received (personal data): kept RAW_EVENT_RETENTION_DAYS, read by no code path.
+          // The body exactly as signed (personal data): kept RAW_EVENT_RETENTION_DAYS, served by
+          // `GET /webhooks/{event_key}` (e.g. when a `ThreeTone Event` carries its data in part).
           Put: {
             TableName: tableName,
-            Item: { pk, sk: keys.raw(event.key), data: event.envelope.data, expires_at: expiresAt(opts.retention.rawEventDays) },
+            Item: { pk: keys.webhook(event.key), sk: keys.webhookBody, body: event.rawText, expires_at: expiresAt(opts.retention.rawEventDays) },
           },
         },
         ...outbox.map((e) => outboxPut(pk, e, createdAt)),
@@ -172,7 +177,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       return items.map(
         (it): StoredEvent => ({
           key: String(it.sk).slice(keys.eventPrefix.length),
-          envelope: { event: it.event as string, timestamp: it.timestamp as string | number, data: (it.data ?? {}) as Record<string, unknown> },
+          envelope: parseJson(String(it.facts_json)) as StoredEvent['envelope'],
           timestampMs: Number(it.timestamp_ms),
           receivedAt: String(it.received_at),
         }),
@@ -212,7 +217,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const expires_at = expiresAt(opts.retention.transcriptDays);
       for (const [i, chunk] of chunks.entries()) {
         await doc.send(
-          new PutCommand({ TableName: tableName, Item: { pk, sk: keys.transcript(i), turns: chunk, chunk: i, chunks: chunks.length, expires_at } }),
+          new PutCommand({ TableName: tableName, Item: { pk, sk: keys.transcript(i), turns_json: JSON.stringify(chunk), chunk: i, chunks: chunks.length, expires_at } }),
         );
       }
       // A shorter rewrite leaves no stale tail behind.
@@ -297,4 +302,4 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
   };
 }
 
-const toOutboxEntry = (it: Item): OutboxEntry => ({ ref: { pk: String(it.pk), sk: String(it.sk) }, event: it.event as BusEvent });
+const toOutboxEntry = (it: Item): OutboxEntry => ({ ref: { pk: String(it.pk), sk: String(it.sk) }, event: parseJson(String(it.event_json)) as BusEvent });

@@ -89,7 +89,14 @@ export function createDynamoDbQueries(
       // older, longer version and are not part of it.
       const declared = chunks[0]!.index === 0 ? chunks[0]!.item.chunks : undefined;
       const count = typeof declared === 'number' ? declared : Number.POSITIVE_INFINITY;
-      return chunks.filter((c) => c.index < count).flatMap((c) => (Array.isArray(c.item.turns) ? (c.item.turns as TranscriptTurn[]) : []));
+      return chunks.filter((c) => c.index < count).flatMap((c) => JSON.parse(String(c.item.turns_json)) as TranscriptTurn[]);
+    },
+
+    async getWebhook(eventKey) {
+      const out = await doc.send(
+        new GetCommand({ TableName: tableName, Key: { [TABLE.partitionKey]: keys.webhook(eventKey), [TABLE.sortKey]: keys.webhookBody } }),
+      );
+      return out.Item && isLive(out.Item, nowSeconds()) && typeof out.Item.body === 'string' ? out.Item.body : null;
     },
 
     async listConversations({ agentId, from, to, limit, cursor }): Promise<ConversationPage> {

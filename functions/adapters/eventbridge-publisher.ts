@@ -4,22 +4,14 @@
  * backoff; what still fails is returned to the caller, whose outbox keeps it for a later attempt.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { type BusEvent, EVENT_SOURCE } from '#core/bus-events.js';
+import { type BusEvent, detailJson, EVENT_SOURCE, putEventsCalls } from '#core/bus-events.js';
 import type { EventPublisher } from '#functions/ports.js';
-
-const MAX_ENTRIES = 10;
-const MAX_CALL_BYTES = 256 * 1024;
 
 export interface EventBridgePublisherOptions {
   /** Resends of failed entries within one publish call. @default 2 */
   retries?: number;
   baseDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** EventBridge's size rule: Source, DetailType, Detail and resources count; we add a margin for Time. */
-function entrySize(e: PutEventsRequestEntry): number {
-  return Buffer.byteLength(e.Source ?? '') + Buffer.byteLength(e.DetailType ?? '') + Buffer.byteLength(e.Detail ?? '') + 32;
 }
 
 export function createEventBridgePublisher(client: EventBridgeClient, busName: string, opts: EventBridgePublisherOptions = {}): EventPublisher {
@@ -31,34 +23,10 @@ export function createEventBridgePublisher(client: EventBridgeClient, busName: s
     EventBusName: busName,
     Source: EVENT_SOURCE,
     DetailType: e.detailType,
-    Detail: JSON.stringify(e.detail),
+    Detail: detailJson(e),
     Time: new Date(e.time),
     Resources: [],
   });
-
-  /** Splits into calls of ≤10 entries and ≤256 KB; an entry too large on its own is failed outright. */
-  function batches(events: readonly BusEvent[]): { calls: BusEvent[][]; oversized: BusEvent[] } {
-    const calls: BusEvent[][] = [];
-    const oversized: BusEvent[] = [];
-    let cur: BusEvent[] = [];
-    let size = 0;
-    for (const e of events) {
-      const s = entrySize(toEntry(e));
-      if (s > MAX_CALL_BYTES) {
-        oversized.push(e);
-        continue;
-      }
-      if (cur.length === MAX_ENTRIES || size + s > MAX_CALL_BYTES) {
-        calls.push(cur);
-        cur = [];
-        size = 0;
-      }
-      cur.push(e);
-      size += s;
-    }
-    if (cur.length) calls.push(cur);
-    return { calls, oversized };
-  }
 
   async function putOnce(events: BusEvent[]): Promise<BusEvent[]> {
     const out = await client.send(new PutEventsCommand({ Entries: events.map(toEntry) }));
@@ -68,7 +36,7 @@ export function createEventBridgePublisher(client: EventBridgeClient, busName: s
 
   return {
     async publish(events) {
-      const { calls, oversized } = batches(events);
+      const { calls, oversized } = putEventsCalls(events);
       const failed: BusEvent[] = [...oversized];
       for (const call of calls) {
         let pending = call;

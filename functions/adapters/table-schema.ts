@@ -25,7 +25,9 @@ export const keys = {
   link: 'LINK',
   event: (eventKey: string) => `EVT#${eventKey}`,
   eventPrefix: 'EVT#',
-  raw: (eventKey: string) => `RAW#${eventKey}`,
+  /** A webhook body as signed: its own partition, so it is found by the event key alone. */
+  webhook: (eventKey: string) => `WEBHOOK#${eventKey}`,
+  webhookBody: 'BODY',
   transcript: (chunk: number) => `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
   transcriptPrefix: 'TRANSCRIPT#',
   outbox: (eventId: string) => `OUTBOX#${eventId}`,

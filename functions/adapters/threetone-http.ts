@@ -16,6 +16,7 @@
  * Error messages name the method, path and status, plus ThreeTone's `detail` (truncated, with the key
  * scrubbed); never the key, never a response body.
  */
+import { asId } from '#core/envelope.js';
 import type { ThreeToneClientConfig } from '#functions/config.js';
 import type { ConversationSummary, ThreeToneApi } from '#functions/ports.js';
 
@@ -230,13 +231,13 @@ function parseListPage(
 
 function toSummary(item: unknown): ConversationSummary | null {
   if (!isRecord(item)) return null;
-  const id = item.conversation_id;
-  const conversationId = typeof id === 'string' ? id : typeof id === 'number' ? String(id) : '';
-  if (conversationId === '') return null;
+  // The webhook contract's id rule: a conversation the pipeline could not accept is not listed for repair.
+  const conversationId = asId(item.conversation_id);
+  if (conversationId === null) return null;
   const metadata = isRecord(item.metadata) ? item.metadata : {};
   return {
     conversation_id: conversationId,
-    agent_id: typeof item.agent_id === 'string' ? item.agent_id : null,
+    agent_id: asId(item.agent_id),
     status: typeof item.status === 'string' ? item.status : null,
     start_time_unix_secs:
       unixSeconds(item.start_time_unix_secs) ?? unixSeconds(metadata.start_time_unix_secs) ?? unixSeconds(item.started_at),

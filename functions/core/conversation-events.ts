@@ -3,9 +3,10 @@
  * written to the outbox is remembered in `published`, and event ids are deterministic so that a
  * consumer can dedupe a re-publication after a crash.
  */
-import { type BusEvent, busEvent, DetailType } from './bus-events.js';
+import { type BusEvent, busEvent, DetailType, fitData } from './bus-events.js';
 import type { WebhookState } from './conversation-state.js';
 import { canonicalJson } from './event-key.js';
+import { clipText } from './normalize-details.js';
 import { redact } from './redact.js';
 import type { AlertThresholds, ConversationRecord, Envelope } from './types.js';
 
@@ -98,7 +99,15 @@ export function planConversationEvents(input: {
 
 const PLATFORM_EVENTS = new Set(['system_error', 'quota_exceeded', 'maintenance_scheduled']);
 
-/** Events for one accepted webhook itself: `ThreeTone Event` always, `Platform Alert` for platform events. */
+/** Longest platform message carried in a `Platform Alert`. */
+const MAX_ALERT_MESSAGE_CHARS = 1024;
+
+/**
+ * Events for one accepted webhook itself: `ThreeTone Event` always, `Platform Alert` for platform
+ * events. Each carries the (redacted) `data` whole when it fits EventBridge's entry limit, and in
+ * part, marked `data_truncated: true`, when it does not; `event_key` names the stored body
+ * (`GET /webhooks/{event_key}`).
+ */
 export function planWebhookEvents(input: {
   envelope: Envelope;
   key: string;
@@ -107,23 +116,36 @@ export function planWebhookEvents(input: {
 }): BusEvent[] {
   const { envelope, key, timestampIso, redactFields } = input;
   const data = redact(envelope.data, redactFields) as Record<string, unknown>;
+  const carried = (d: Record<string, unknown>, truncated: boolean) => ({
+    event: envelope.event,
+    timestamp: envelope.timestamp,
+    data: d,
+    ...(truncated ? { data_truncated: true } : {}),
+  });
   const events = [
-    busEvent(DetailType.ThreeToneEvent, key, timestampIso, { event: envelope.event, timestamp: envelope.timestamp, data }),
+    fitData(data, (d, truncated) => busEvent(DetailType.ThreeToneEvent, key, timestampIso, { ...carried(d, truncated), event_key: key })),
   ];
   if (PLATFORM_EVENTS.has(envelope.event)) {
     const d = envelope.data;
     const message = [d.message, d.error, d.description, d.reason].find((v) => typeof v === 'string') as string | undefined;
     events.push(
-      busEvent(DetailType.PlatformAlert, key, timestampIso, {
-        alert_type: envelope.event,
-        message: message ?? envelope.event.replace(/_/g, ' '),
-        source: { event: envelope.event, timestamp: envelope.timestamp, data },
-      }),
+      fitData(data, (part, truncated) =>
+        busEvent(DetailType.PlatformAlert, key, timestampIso, {
+          alert_type: envelope.event,
+          message: clipText(message ?? envelope.event.replace(/_/g, ' '), MAX_ALERT_MESSAGE_CHARS),
+          source: carried(part, truncated),
+          event_key: key,
+        }),
+      ),
     );
   }
   return events;
 }
 
+/**
+ * A message that failed its last attempt. `error` is a code (an error's name, or a message this
+ * service wrote): never a payload value.
+ */
 export function deadLetterAlert(input: {
   messageId: string;
   receiveCount: number;

@@ -3,7 +3,7 @@
  * sorted by (timestamp, key) before folding, so any delivery order, and any number of duplicates,
  * gives the same state: this is what makes the record order-independent.
  */
-import { asIso, asString, normalizeDetails } from './normalize-details.js';
+import { asIso, asString, clipText, MAX_TEXT_CHARS, normalizeDetails } from './normalize-details.js';
 import type { ConversationStatus, NormalizedDetails } from './types.js';
 
 export interface FoldableEvent {
@@ -92,7 +92,7 @@ export function foldConversation(conversationId: string, events: readonly Foldab
     if (event === 'escalation_triggered') {
       state.escalations.push({
         key: e.key,
-        reason: asString(data.reason ?? data.escalation_reason ?? data.message),
+        reason: clipOrNull(asString(data.reason ?? data.escalation_reason ?? data.message)),
         escalated_at: asIso(data.escalated_at) ?? at,
       });
     }
@@ -101,3 +101,5 @@ export function foldConversation(conversationId: string, events: readonly Foldab
   state.hints = hints;
   return state;
 }
+
+const clipOrNull = (s: string | null) => (s === null ? null : clipText(s, MAX_TEXT_CHARS.reason));

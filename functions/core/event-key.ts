@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isLosslessNumber, type LosslessNumber } from './json-text.js';
 import type { Envelope } from './types.js';
 
 /**
@@ -7,6 +8,8 @@ import type { Envelope } from './types.js';
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  // A number a double cannot hold keeps its digits, so such webhooks that differ stay different.
+  if (isLosslessNumber(value)) return (value as LosslessNumber).value;
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
     .filter(([, v]) => v !== undefined)

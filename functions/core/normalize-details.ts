@@ -8,7 +8,7 @@
  * Hand-written rather than a zod schema: the rules are "first usable value among these paths", which
  * a schema expresses poorly, and the processor bundle stays small (see docs/decisions.md).
  */
-import { parseTimestamp } from './envelope.js';
+import { asId, parseTimestamp } from './envelope.js';
 import type { NormalizedDetails, TranscriptTurn } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -40,10 +40,40 @@ export const asString = (v: unknown): string | null =>
 /** A decimal number as JSON writes it. `Number()` alone also takes "0x10", "0b11" and "0o7". */
 const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 
+/**
+ * Bounds of the numbers a record holds (durations, counts, scores, offsets): beyond them a value is
+ * malformed and ignored. They keep every stored number, and every sum of them in the aggregates,
+ * exact and within DynamoDB's number range (a `1e300` or `1e-300` would be refused there).
+ */
+export const MAX_MAGNITUDE = 1e9;
+const DECIMALS = 1e6;
+
 export const asNumber = (v: unknown): number | null => {
   const n = typeof v === 'number' ? v : typeof v === 'string' && DECIMAL.test(v.trim()) ? Number(v) : NaN;
-  return Number.isFinite(n) ? n : null;
+  if (!Number.isFinite(n) || Math.abs(n) > MAX_MAGNITUDE) return null;
+  return Math.round(n * DECIMALS) / DECIMALS || 0; // `|| 0`: no -0
 };
+
+/** Longest text kept in a record field: summaries and reasons are cut there, with `…`. */
+export const MAX_TEXT_CHARS = { summary: 4096, reason: 1024, label: 64 } as const;
+/** Most topics kept per conversation. */
+export const MAX_TOPICS = 10;
+
+/** `s` cut to at most `max` UTF-16 units, never inside a surrogate pair, marked with `…` when cut. */
+export function clipText(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max - 1;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
+}
+
+const asText =
+  (max: number) =>
+  (v: unknown): string | null => {
+    const s = asString(v);
+    return s === null ? null : clipText(s, max);
+  };
 
 const asNonNegative = (v: unknown): number | null => {
   const n = asNumber(v);
@@ -64,10 +94,9 @@ const asBool = (v: unknown): boolean | null => {
 
 const asTopics = (v: unknown): string[] | null => {
   if (!Array.isArray(v)) return null;
-  const names = v
-    .map((t) => (isObj(t) ? asString(t.name ?? t.topic) : asString(t)))
-    .filter((t): t is string => t !== null);
-  return [...new Set(names)];
+  const label = asText(MAX_TEXT_CHARS.label);
+  const names = v.map((t) => (isObj(t) ? label(t.name ?? t.topic) : label(t))).filter((t): t is string => t !== null);
+  return [...new Set(names)].slice(0, MAX_TOPICS);
 };
 
 const RESOLUTION_ALIASES: Record<string, string> = {
@@ -82,7 +111,7 @@ const RESOLUTION_ALIASES: Record<string, string> = {
 
 const asResolution = (v: unknown): string | null => {
   if (typeof v === 'boolean') return v ? 'resolved' : 'unresolved';
-  const s = asString(v)?.toLowerCase();
+  const s = asText(MAX_TEXT_CHARS.label)(v)?.toLowerCase();
   if (!s) return null;
   return RESOLUTION_ALIASES[s] ?? s;
 };
@@ -133,10 +162,10 @@ export function normalizeDetails(conversationId: string, raw: Obj): NormalizedDe
   const sat = first(raw, P.satisfaction, asNumber);
   return {
     conversation_id: conversationId,
-    agent_id: first(raw, P.agent, asString),
-    call_id: first(raw, P.call, asString),
-    direction: first(raw, P.direction, asString)?.toLowerCase() ?? null,
-    status: first(raw, P.status, asString),
+    agent_id: first(raw, P.agent, asId),
+    call_id: first(raw, P.call, asId),
+    direction: first(raw, P.direction, asText(MAX_TEXT_CHARS.label))?.toLowerCase() ?? null,
+    status: first(raw, P.status, asText(MAX_TEXT_CHARS.label)),
     started_at: first(raw, P.started, asIso),
     ended_at: first(raw, P.ended, asIso),
     duration_seconds: first(raw, P.duration, asNonNegative),
@@ -145,7 +174,7 @@ export function normalizeDetails(conversationId: string, raw: Obj): NormalizedDe
     satisfaction_score: sat,
     topics: first(raw, P.topics, asTopics),
     escalated: first(raw, P.escalated, asBool),
-    summary: first(raw, P.summary, asString),
+    summary: first(raw, P.summary, asText(MAX_TEXT_CHARS.summary)),
     transcript: normalizeTranscript(raw.transcript),
   };
 }

@@ -3,6 +3,7 @@
  * ThreeTone's API returned (details). Details win where both speak (the REST API is authoritative);
  * webhook values fill the gaps; what neither gives is derived and listed in `derived`.
  */
+import { MAX_MAGNITUDE } from './normalize-details.js';
 import type { WebhookState } from './conversation-state.js';
 import type { AlertThresholds, AlertType, ConversationRecord, NormalizedDetails, TranscriptMetrics } from './types.js';
 
@@ -39,7 +40,7 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
   let duration_seconds = state.status === 'ended' ? (d?.duration_seconds ?? h.duration_seconds) : null;
   if (duration_seconds === null && state.status === 'ended' && started_at && ended_at) {
     const secs = (Date.parse(ended_at) - Date.parse(started_at)) / 1000;
-    if (secs >= 0) {
+    if (secs >= 0 && secs <= MAX_MAGNITUDE) {
       duration_seconds = round3(secs);
       derived.push('duration_seconds');
     }

@@ -1,12 +1,13 @@
 /**
  * Domain types shared by every function. Pure data: no I/O, no SDK types.
  */
+import type { LosslessNumber } from './json-text.js';
 
 /** The webhook envelope ThreeTone documents: `{event, timestamp, data}`. */
 export interface Envelope {
   readonly event: string;
-  /** As received (ISO-8601 string or Unix seconds/milliseconds). */
-  readonly timestamp: string | number;
+  /** As received (ISO-8601 string or Unix seconds/milliseconds; a number a double cannot hold exactly stays a LosslessNumber). */
+  readonly timestamp: string | number | LosslessNumber;
   readonly data: Record<string, unknown>;
 }
 

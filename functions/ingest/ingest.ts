@@ -5,7 +5,8 @@
  * 2. Size: over MAX_WEBHOOK_BYTES → 413 `payload_too_large`.
  * 3. Signature over the raw bytes, any current secret: absent → 401 `missing_signature`,
  *    wrong → 401 `invalid_signature`.
- * 4. Envelope: → 400 `invalid_json` / `invalid_envelope`.
+ * 4. Envelope (core/envelope.ts): not UTF-8 or not JSON → 400 `invalid_json`; nested too deep →
+ *    400 `too_deep`; fields, ids or Unicode not as the contract says → 400 `invalid_envelope`.
  * 5. Replay window: body `timestamp` further than `replayWindowSeconds` from now, either way →
  *    401 `stale_timestamp`.
  * 6. Durable hand-off of the raw body to the queue. If it fails → 500: nothing was accepted and
@@ -17,7 +18,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { MAX_WEBHOOK_BYTES, type IngestConfig } from '#functions/config.js';
-import { parseEnvelope } from '#core/envelope.js';
+import { asId, parseEnvelope } from '#core/envelope.js';
+import { decodeUtf8 } from '#core/json-text.js';
 import { HttpError, errorResponse, json } from '#core/http.js';
 import { verifySignature } from '#core/signature.js';
 import type { SecretSource, WebhookQueue } from '#functions/ports.js';
@@ -98,14 +100,15 @@ export function createIngestHandler(deps: IngestDeps): IngestHandler {
         throw new HttpError(401, 'invalid_signature', 'Signature does not match the body.');
       }
 
-      // 4. envelope
-      const text = rawBody.toString('utf8');
+      // 4. envelope: decoded strictly, so what is queued is exactly the text that was signed
+      const text = decodeUtf8(rawBody);
+      if (text === null) throw new HttpError(400, 'invalid_json', 'Body is not valid UTF-8.');
       const parsed = parseEnvelope(text);
       if (!parsed.ok) throw new HttpError(400, parsed.code, parsed.message);
       const { envelope, timestampMs } = parsed;
       line.event = clip(envelope.event);
-      const conversationId = envelope.data.conversation_id;
-      if (typeof conversationId === 'string') line.conversation_id = clip(conversationId);
+      const conversationId = asId(envelope.data.conversation_id);
+      if (conversationId !== null) line.conversation_id = conversationId;
 
       // 5. replay window: the body timestamp is covered by the signature, so it bounds replays
       const nowMs = now();

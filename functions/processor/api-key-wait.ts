@@ -40,13 +40,15 @@ export class ApiKeyNotSetError extends Error {
   }
 }
 
-/** True when `err`, or an error it was caused by, is an `ApiKeyNotSetError`. */
-export function waitsForApiKey(err: unknown): err is ApiKeyNotSetError {
+/** The `ApiKeyNotSetError` that `err` is, or was caused by. */
+export function apiKeyNotSet(err: unknown): ApiKeyNotSetError | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof ApiKeyNotSetError) return true;
+    if (e instanceof ApiKeyNotSetError) return e;
   }
-  return false;
+  return undefined;
 }
+
+export const waitsForApiKey = (err: unknown): boolean => apiKeyNotSet(err) !== undefined;
 
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
@@ -109,12 +111,13 @@ export function waitForApiKey(recordHandler: (record: SQSRecord) => Promise<void
     try {
       await recordHandler(record);
     } catch (err) {
-      if (!waitsForApiKey(err)) throw err;
+      const waiting = apiKeyNotSet(err);
+      if (!waiting) throw err;
       const receivedAt = record.messageAttributes?.receivedAt?.stringValue ?? new Date(Number(record.attributes.SentTimestamp) || now()).toISOString();
       // If this send fails, the error goes up and the message is retried as any failure would be.
       await deps.queue.send({ body: messageBody(record), receivedAt, delaySeconds: deps.delaySeconds ?? API_KEY_WAIT_SECONDS });
       deps.onWaiting?.();
-      const problem = (err as ApiKeyNotSetError).problem;
+      const { problem } = waiting;
       if (alerted) {
         log.warn('message waits for the ThreeTone API key', { message_id: record.messageId, problem });
         return;

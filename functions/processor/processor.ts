@@ -18,7 +18,7 @@ import type { ProcessorConfig } from '#functions/config.js';
 import { aggregateDelta, contributionOf } from '#core/aggregates.js';
 import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
 import { foldConversation, type WebhookState } from '#core/conversation-state.js';
-import { parseEnvelope } from '#core/envelope.js';
+import { asId, parseEnvelope } from '#core/envelope.js';
 import { canonicalJson, eventKey } from '#core/event-key.js';
 import { isNonFinalStatus, normalizeDetails, normalizeTranscript } from '#core/normalize-details.js';
 import { buildRecord, sortTime } from '#core/record.js';
@@ -34,7 +34,7 @@ import {
   type ThreeToneApi,
 } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
-import { waitsForApiKey } from './api-key-wait.js';
+import { ApiKeyNotSetError, apiKeyNotSet } from './api-key-wait.js';
 
 export interface ProcessorMetrics {
   conversationCompleted(): void;
@@ -59,6 +59,11 @@ export class UnprocessableMessageError extends Error {
   override name = 'UnprocessableMessageError';
 }
 
+/** A record failed; its message holds only the failure's name (and this service's own message). */
+export class RecordFailedError extends Error {
+  override name = 'RecordFailedError';
+}
+
 /** ThreeTone has not (yet) got the details of an ended conversation. */
 export class DetailsNotFoundError extends Error {
   override name = 'DetailsNotFoundError';
@@ -66,12 +71,10 @@ export class DetailsNotFoundError extends Error {
 
 const MAX_COMMIT_ATTEMPTS = 8;
 
-/** An id as ThreeTone may send it: a non-empty string (trimmed) or a number. */
-const idOf = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' ? String(v) : null);
-const callIdOf = (data: Record<string, unknown>): string | null => idOf(data.call_id);
+const callIdOf = (data: Record<string, unknown>): string | null => asId(data.call_id);
 
 function scopeOf(data: Record<string, unknown>): EventScope {
-  const conversationId = idOf(data.conversation_id);
+  const conversationId = asId(data.conversation_id);
   if (conversationId) return { kind: 'conversation', conversationId };
   const callId = callIdOf(data);
   if (callId) return { kind: 'call', callId };
@@ -207,7 +210,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!parsed.ok) throw new UnprocessableMessageError(`invalid envelope on the queue: ${parsed.code}`);
     const { envelope, timestampMs } = parsed;
     const key = eventKey(envelope);
-    const stored: StoredEvent = { key, envelope, timestampMs, receivedAt };
+    const stored = { key, envelope, timestampMs, receivedAt, rawText: body };
     let scope = scopeOf(envelope.data);
     const callId = callIdOf(envelope.data);
     if (scope.kind === 'call') {
@@ -258,9 +261,14 @@ export function createProcessor(deps: ProcessorDeps) {
       const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
       const { error, reason } = errorFields(err);
       log.warn('message failed; it will be retried', { receive_count: receiveCount, error, reason });
-      // A missing API key re-queues the message (api-key-wait.ts): it is not dead-lettered.
-      if (receiveCount >= config.maxReceiveCount && !waitsForApiKey(err)) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
-      throw err;
+      // A missing API key re-queues the message (api-key-wait.ts): it is not dead-lettered. Its
+      // error names no payload value, and the wrapper must recognise it.
+      const waiting = apiKeyNotSet(err);
+      if (waiting) throw new ApiKeyNotSetError(waiting.problem);
+      if (receiveCount >= config.maxReceiveCount) await raiseDeadLetter(record, receiveCount, `${error}: ${reason}`, log);
+      // Only what may be logged leaves this function: the batch utility and the Lambda runtime
+      // would otherwise carry the original message (which may quote a payload value).
+      throw new RecordFailedError(`${error}: ${reason}`);
     }
   }
 
@@ -300,8 +308,8 @@ export function createProcessorHandler(deps: ProcessorDeps, wrap: (handler: Reco
   const recordHandler = wrap(createProcessor(deps).recordHandler);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     const processor = new BatchProcessor(EventType.SQS);
-    // A batch whose every record failed is reported record by record, like any other: throwing would
-    // count as a failed invocation, and the ProcessorErrors alarm would fire on normal retries.
+    // A batch that failed whole is reported like a partial one (every item failed), not thrown: a
+    // thrown batch counts as a failed invocation, and the ProcessorErrors alarm would fire on normal retries.
     return processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
   };
 }

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { agentMetrics } from '#core/aggregates.js';
 import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } from '#core/http.js';
+import { MAX_ID_BYTES } from '#core/envelope.js';
 import type { QueryConfig } from '#functions/config.js';
 import type { ConversationQueries } from '#functions/ports.js';
 import { QUERY_ROUTES, type QueryPath, segmentsOf } from '#functions/routes.js';
@@ -30,8 +31,6 @@ export const MAX_LIMIT = 100;
 export const MAX_METRICS_DAYS = 366;
 /** Default metrics range: the last 7 UTC days, today included. */
 export const DEFAULT_METRICS_DAYS = 7;
-/** DynamoDB keys hold at most 1,024 bytes (sort) / 2,048 (partition): longer ids cannot exist. */
-const MAX_ID_BYTES = 1000;
 const MAX_CURSOR_LENGTH = 4096;
 const DAY_MS = 86_400_000;
 
@@ -54,6 +53,7 @@ const RUNS: { readonly [P in QueryPath]: Run } = {
   '/conversations/{conversation_id}': getConversation,
   '/conversations/{conversation_id}/transcript': getTranscript,
   '/agents/{agent_id}/metrics': getAgentMetrics,
+  '/events/{event_key}': getWebhook,
 };
 
 const ROUTES: readonly Route[] = QUERY_ROUTES.map((r) => ({ name: r.path, method: r.method, segments: segmentsOf(r.path), run: RUNS[r.path] }));
@@ -116,6 +116,16 @@ async function getTranscript(deps: Required<QueryDeps>, params: Params): Promise
   if (!turns) throw notFound('Transcript not found.');
   return json(200, { conversation_id: id, turns });
 }
+
+/** A stored webhook body, exactly as it was signed (personal data: IAM-protected like every route). */
+async function getWebhook(deps: Required<QueryDeps>, params: Params): Promise<APIGatewayProxyStructuredResultV2> {
+  const key = params.event_key ?? '';
+  if (!EVENT_KEY.test(key)) throw badRequest('invalid_parameter', '`event_key` must be 40 lower-case hex digits.');
+  const body = await deps.queries.getWebhook(key);
+  if (body === null) throw notFound('Webhook not found (unknown, or past RAW_EVENT_RETENTION_DAYS).');
+  return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body };
+}
+const EVENT_KEY = /^[0-9a-f]{40}$/;
 
 async function listConversations(deps: Required<QueryDeps>, _params: Params, query: Query): Promise<APIGatewayProxyStructuredResultV2> {
   const agentId = query.agent_id === undefined ? undefined : requireId(query.agent_id, 'agent_id');

@@ -105,9 +105,9 @@ function shuffled<T>(xs: T[]): T[] {
   return a;
 }
 
-export async function createHarness(opts: { maxReceiveCount?: number } = {}): Promise<Harness> {
+export async function createHarness(opts: { maxReceiveCount?: number; api?: FakeThreeTone } = {}): Promise<Harness> {
   const table = await createTestTable();
-  const api = new FakeThreeTone();
+  const api = opts.api ?? new FakeThreeTone();
   const bus = new RecordingBus();
   const maxReceiveCount = opts.maxReceiveCount ?? 5;
   const store = createDynamoDbConversationStore(table.doc, table.tableName, { retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 } });

@@ -1,3 +1,4 @@
+import { keys } from '#adapters/table-schema.js';
 import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
@@ -135,7 +136,7 @@ describe('processor through the handler, on DynamoDB Local', () => {
     const chunks = await h.table.doc.send(
       new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p AND begins_with(sk, :t)', ExpressionAttributeValues: { ':p': `CONV#${b!.id}`, ':t': 'TRANSCRIPT#' } }),
     );
-    expect(chunks.Items?.[0]?.turns).toMatchObject([{ role: 'user' }, { role: 'agent', interrupted: true }]);
+    expect(JSON.parse(String(chunks.Items?.[0]?.turns_json))).toMatchObject([{ role: 'user' }, { role: 'agent', interrupted: true }]);
   });
 
   it('retries upstream 500s, 429s and timeouts until the details arrive, counting once', async () => {
@@ -298,7 +299,13 @@ describe('processor through the handler, on DynamoDB Local', () => {
     const { Items: stored } = await h.table.doc.send(
       new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `CONV#${s1!.id}` } }),
     );
-    const raw = stored!.filter((it) => String(it.sk).startsWith('RAW#'));
+    const eventKeys = stored!.filter((it) => String(it.sk).startsWith(keys.eventPrefix)).map((it) => String(it.sk).slice(keys.eventPrefix.length));
+    const raw = (
+      await Promise.all(
+        eventKeys.map((k) => h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: keys.webhook(k), sk: keys.webhookBody } }))),
+      )
+    ).map((out) => out.Item!);
+    expect(raw.every((it) => it !== undefined && typeof it.body === 'string')).toBe(true);
     expect(raw.length).toBeGreaterThan(0);
     expect(raw.every((it) => it.expires_at > Date.now() / 1000)).toBe(true);
     // events keep only the facts records are built from: no phone number outlives the raw payload

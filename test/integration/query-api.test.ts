@@ -71,7 +71,7 @@ async function putTranscriptChunk(t: TestTable, id: string, chunk: number, chunk
       Item: {
         pk: `CONV#${id}`,
         sk: `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
-        turns,
+        turns_json: JSON.stringify(turns),
         chunk,
         chunks,
         ...(expiresAt !== undefined && { expires_at: expiresAt }),

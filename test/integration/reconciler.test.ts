@@ -80,7 +80,7 @@ describe('reconciler', () => {
   it('publishes outbox entries left behind past the grace period and deletes them', async () => {
     const store = createDynamoDbConversationStore(h.table.doc, h.table.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 }, now: () => NOW - 3_600_000 });
     const orphan = busEvent(DetailType.PlatformAlert, 'orphan', '2026-11-20T11:00:00Z', { alert_type: 'system_error', message: 'x' });
-    await store.insertEvent({ kind: 'platform' }, { key: 'k1', envelope: { event: 'system_error', timestamp: 1, data: {} }, timestampMs: 1, receivedAt: 'x' }, [orphan]);
+    await store.insertEvent({ kind: 'platform' }, { key: 'k1', envelope: { event: 'system_error', timestamp: 1, data: {} }, timestampMs: 1, receivedAt: 'x', rawText: '{}' }, [orphan]);
 
     const first = await reconciler([])();
     const second = await reconciler([])();

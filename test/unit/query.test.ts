@@ -39,7 +39,9 @@ function record(id: string, overrides: Partial<ConversationRecord> = {}): Conver
 }
 
 /** In-memory port: records the calls it received, so tests can assert on what the handler asked for. */
-function fakeQueries(data: { records?: ConversationRecord[]; transcripts?: Record<string, TranscriptTurn[]>; days?: AgentDay[] } = {}) {
+function fakeQueries(
+  data: { records?: ConversationRecord[]; transcripts?: Record<string, TranscriptTurn[]>; days?: AgentDay[]; webhooks?: Record<string, string> } = {},
+) {
   const calls: { listConversations: Parameters<ConversationQueries['listConversations']>[0][]; getAgentDays: [string, string, string][] } = {
     listConversations: [],
     getAgentDays: [],
@@ -50,6 +52,9 @@ function fakeQueries(data: { records?: ConversationRecord[]; transcripts?: Recor
     },
     async getTranscript(id) {
       return data.transcripts?.[id] ?? null;
+    },
+    async getWebhook(key) {
+      return data.webhooks?.[key] ?? null;
     },
     async listConversations(params): Promise<ConversationPage> {
       calls.listConversations.push(params);
