@@ -93,13 +93,14 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   await mkdir(dataDir, { recursive: true });
   const webhookSecret = env.THREETONE_WEBHOOK_SECRET?.trim() || DEV_WEBHOOK_SECRET;
   const apiKey = env.THREETONE_API_KEY?.trim() || DEV_API_KEY;
-  const maxReceiveCount = numEnv(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true });
   const visibilityTimeoutMs = numEnv(env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', 5, { min: 0 }) * 1000;
   const reconcileEveryMs = numEnv(env, 'RECONCILE_INTERVAL_SECONDS', 300, { min: 0 }) * 1000;
 
   // Validate all configuration before starting anything (fail fast, clear message).
   const ingestConfig = loadIngestConfig(env);
-  const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME, MAX_RECEIVE_COUNT: String(maxReceiveCount) });
+  const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME });
+  // The local queue dead-letters after the same count the processor is told (one setting, as on AWS).
+  const { maxReceiveCount } = processorConfig;
   const queryConfig = loadQueryConfig({ ...env, TABLE_NAME });
   const reconcilerConfig = loadReconcilerConfig({ ...env, TABLE_NAME });
   const secrets = envSecretSource(webhookSecret);
