@@ -1,23 +1,35 @@
 /**
- * Configuration: read from the environment once per cold start and validated, failing fast with a
- * message that names the variable. Each function reads only its own slice. Names are the contract of
- * DESIGN.md and README.md ("Configuration").
+ * Settings: the one home of every function setting's environment variable, CDK context key, default
+ * and valid range (`SETTINGS`). Each function reads its own slice once per cold start with a
+ * `loadXConfig(env)`, failing fast with a message naming the variable; beside each, `xEnv(settings)`
+ * renders the same object back as environment, which is how the CDK constructs set it (lib/config.ts
+ * reads the context keys through these same loaders). A round-trip test keeps each pair exact.
+ * README.md ("Settings") documents each setting once; a test keeps the table in step with `SETTINGS`.
  */
+import type { AlertThresholds } from '#core/types.js';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
+  /** The environment variable at fault, and what is wrong with its value (for callers that rename it). */
+  readonly setting: string | undefined;
+  readonly detail: string | undefined;
+
+  constructor(message: string, setting?: string, detail?: string) {
     super(message);
     this.name = 'ConfigError';
+    this.setting = setting;
+    this.detail = detail;
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
+
+const invalid = (name: string, detail: string) => new ConfigError(`${name} ${detail}`, name, detail);
 
 function str(env: Env, name: string, fallback?: string): string {
   const v = env[name]?.trim();
   if (v) return v;
   if (fallback !== undefined) return fallback;
-  throw new ConfigError(`${name} is required`);
+  throw invalid(name, 'is required');
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -25,20 +37,26 @@ function optional(env: Env, name: string): string | undefined {
   return v ? v : undefined;
 }
 
-function num(env: Env, name: string, fallback: number, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
+interface Range {
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
+function num(env: Env, name: string, fallback: number, opts: Range = {}): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n)) throw new ConfigError(`${name} must be a number, got "${raw}"`);
-  if (opts.integer && !Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
-  if (opts.min !== undefined && n < opts.min) throw new ConfigError(`${name} must be >= ${opts.min}, got ${n}`);
-  if (opts.max !== undefined && n > opts.max) throw new ConfigError(`${name} must be <= ${opts.max}, got ${n}`);
+  if (!Number.isFinite(n)) throw invalid(name, `must be a number, got "${raw}"`);
+  if (opts.integer && !Number.isInteger(n)) throw invalid(name, `must be an integer, got "${raw}"`);
+  if (opts.min !== undefined && n < opts.min) throw invalid(name, `must be >= ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw invalid(name, `must be <= ${opts.max}, got ${n}`);
   return n;
 }
 
-function list(env: Env, name: string, fallback: string[]): string[] {
+function list(env: Env, name: string, fallback: readonly string[]): string[] {
   const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
+  if (raw === undefined || raw.trim() === '') return [...fallback];
   return raw.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
@@ -47,11 +65,169 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (!raw) return fallback;
   if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  throw invalid(name, `must be true or false, got "${raw}"`);
 }
 
-/** Largest accepted webhook body (DESIGN.md: 256 KiB, then 413). */
+// ---------------------------------------------------------------- the settings
+
+/** One setting: its environment variable, its CDK context key, its default, how it is read and written. */
+export interface Setting<T> {
+  readonly env: string;
+  /** The CDK context key that sets it on AWS; absent for local-only settings. */
+  readonly context?: string;
+  readonly default: T;
+  read(env: Env): T;
+  write(value: T): string;
+}
+
+const number = (env: string, context: string, def: number, range: Range = {}): Setting<number> => ({
+  env,
+  context,
+  default: def,
+  read: (e) => num(e, env, def, range),
+  write: String,
+});
+const integer = (env: string, context: string, def: number, range: Omit<Range, 'integer'> = {}) =>
+  number(env, context, def, { ...range, integer: true });
+
+const flag = (env: string, context: string, def: boolean): Setting<boolean> => ({
+  env,
+  context,
+  default: def,
+  read: (e) => bool(e, env, def),
+  write: String,
+});
+
+function text(env: string, context: string, def: string, pattern: RegExp, expected: string, normalize = (s: string) => s): Setting<string> {
+  return {
+    env,
+    context,
+    default: def,
+    read(e) {
+      const v = str(e, env, def);
+      if (!pattern.test(v)) throw invalid(env, `must be ${expected}, got "${v}"`);
+      return normalize(v);
+    },
+    write: (v) => v,
+  };
+}
+
+export const DEFAULT_REDACT_FIELDS: readonly string[] = [
+  'phone_number',
+  'caller_id',
+  'from_number',
+  'to_number',
+  'customer_phone',
+  'email',
+  'customer_email',
+  'customer_name',
+  'transcript',
+];
+
+/** Every function setting. Adding one here gives it an env var, a context key and a default in one line. */
+export const SETTINGS = {
+  threeToneApiUrl: text('THREETONE_API_URL', 'threeToneApiUrl', 'https://api.threetone.in', /^https?:\/\/[^\s/]+(\/\S*)?$/, 'an http(s) URL', (s) => s.replace(/\/+$/, '')),
+  threeToneTimeoutMs: integer('THREETONE_TIMEOUT_MS', 'threeToneTimeoutMs', 5_000, { min: 100, max: 30_000 }),
+  threeToneMaxRetries: integer('THREETONE_MAX_RETRIES', 'threeToneMaxRetries', 3, { min: 0, max: 10 }),
+  threeToneRetryBaseMs: integer('THREETONE_RETRY_BASE_MS', 'threeToneRetryBaseMs', 200, { min: 0, max: 60_000 }),
+  threeToneRetryMaxMs: integer('THREETONE_RETRY_MAX_MS', 'threeToneRetryMaxMs', 10_000, { min: 0, max: 60_000 }),
+
+  webhookSignatureHeader: text('WEBHOOK_SIGNATURE_HEADER', 'webhookSignatureHeader', 'x-threetone-signature', /^[A-Za-z0-9-]{1,100}$/, 'an HTTP header name', (s) => s.toLowerCase()),
+  /** Empty, or `none`, for no prefix. */
+  webhookSignaturePrefix: {
+    env: 'WEBHOOK_SIGNATURE_PREFIX',
+    context: 'webhookSignaturePrefix',
+    default: 'sha256=',
+    read(e) {
+      const raw = e.WEBHOOK_SIGNATURE_PREFIX;
+      if (raw === undefined) return 'sha256=';
+      const v = raw.trim();
+      if (v === '' || v === 'none') return '';
+      if (!/^[!-~]{1,32}$/.test(v)) throw invalid('WEBHOOK_SIGNATURE_PREFIX', `must be printable ASCII without spaces, or "none", got "${v}"`);
+      return v;
+    },
+    write: (v) => (v === '' ? 'none' : v),
+  } satisfies Setting<string>,
+  replayWindowSeconds: integer('REPLAY_WINDOW_SECONDS', 'replayWindowSeconds', 86_400, { min: 1 }),
+
+  alertLongDurationSeconds: number('ALERT_LONG_DURATION_SECONDS', 'alertLongDurationSeconds', 600, { min: 0 }),
+  alertLowSatisfaction: number('ALERT_LOW_SATISFACTION', 'alertLowSatisfaction', 2.5),
+  maxReceiveCount: integer('MAX_RECEIVE_COUNT', 'maxReceiveCount', 5, { min: 1, max: 1_000 }),
+  rawEventRetentionDays: integer('RAW_EVENT_RETENTION_DAYS', 'rawEventRetentionDays', 30, { min: 0 }),
+  transcriptRetentionDays: integer('TRANSCRIPT_RETENTION_DAYS', 'transcriptRetentionDays', 0, { min: 0 }),
+  recordRetentionDays: integer('RECORD_RETENTION_DAYS', 'recordRetentionDays', 0, { min: 0 }),
+  redactPersonalData: flag('REDACT_PERSONAL_DATA', 'redactPersonalData', true),
+  redactFields: {
+    env: 'REDACT_FIELDS',
+    context: 'redactFields',
+    default: DEFAULT_REDACT_FIELDS,
+    read: (e) => list(e, 'REDACT_FIELDS', DEFAULT_REDACT_FIELDS),
+    write: (v) => v.join(','),
+  } satisfies Setting<readonly string[]>,
+
+  threeToneRequestsPerMinute: integer('THREETONE_REQUESTS_PER_MINUTE', 'threeToneRequestsPerMinute', 100, { min: 2 }),
+  threeToneRequestsPerHour: integer('THREETONE_REQUESTS_PER_HOUR', 'threeToneRequestsPerHour', 1_000, { min: 2 }),
+  enrichmentGiveUpHours: number('ENRICHMENT_GIVE_UP_HOURS', 'enrichmentGiveUpHours', 6, { min: 0 }),
+  enrichmentMaxAgeDays: number('ENRICHMENT_MAX_AGE_DAYS', 'enrichmentMaxAgeDays', 7, { min: 0 }),
+
+  reconcileLookbackHours: integer('RECONCILE_LOOKBACK_HOURS', 'reconcileLookbackHours', 6, { min: 1, max: 168 }),
+  outboxGraceSeconds: integer('OUTBOX_GRACE_SECONDS', 'outboxGraceSeconds', 300, { min: 0 }),
+} as const;
+
+/** The alert threshold settings, one per field of `AlertThresholds` (the compiler keeps them in step). */
+const ALERT_SETTINGS: { readonly [K in keyof AlertThresholds]: Setting<number> } = {
+  longDurationSeconds: SETTINGS.alertLongDurationSeconds,
+  lowSatisfaction: SETTINGS.alertLowSatisfaction,
+};
+
+/** `{ [env name]: rendered value }` for the given settings and values. */
+function render<K extends string>(settings: { readonly [P in K]: Setting<any> }, values: { readonly [P in K]: unknown }): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(settings) as K[]) env[settings[key].env] = settings[key].write(values[key]);
+  return env;
+}
+
+type ValuesOf<S> = { -readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+
+function readAll<S extends Record<string, Setting<any>>>(settings: S, env: Env): ValuesOf<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(settings)) out[key] = settings[key]!.read(env);
+  return out as ValuesOf<S>;
+}
+
+/**
+ * The value the stack creates the ThreeTone API key secret with. The processor recognises it and
+ * never sends it: messages wait for the real key (functions/processor/api-key-wait.ts).
+ */
+export const THREETONE_API_KEY_PLACEHOLDER = 'PLACEHOLDER-put-your-ThreeTone-API-key-here';
+
+/** Largest accepted webhook body: 256 KiB, then 413. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
+
+// ---------------------------------------------------------------- ThreeTone client (processor, reconciler)
+
+export interface ThreeToneClientConfig {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  /** Retries after the first attempt, for timeouts, network errors, 429 and 5xx. */
+  readonly maxRetries: number;
+  readonly baseDelayMs: number;
+  /** Upper bound for one wait, including a `Retry-After`. */
+  readonly maxDelayMs: number;
+}
+
+const THREETONE_CLIENT = {
+  baseUrl: SETTINGS.threeToneApiUrl,
+  timeoutMs: SETTINGS.threeToneTimeoutMs,
+  maxRetries: SETTINGS.threeToneMaxRetries,
+  baseDelayMs: SETTINGS.threeToneRetryBaseMs,
+  maxDelayMs: SETTINGS.threeToneRetryMaxMs,
+} as const;
+
+export const loadThreeToneClientConfig = (env: Env = process.env): ThreeToneClientConfig => readAll(THREETONE_CLIENT, env);
+export const threeToneClientEnv = (config: ThreeToneClientConfig) => render(THREETONE_CLIENT, config);
+
+// ---------------------------------------------------------------- ingest
 
 export interface SignatureConfig {
   /** Lower-case header name. */
@@ -64,53 +240,23 @@ export interface IngestConfig {
   readonly replayWindowSeconds: number;
 }
 
-export function loadIngestConfig(env: Env = process.env): IngestConfig {
-  return {
-    signature: loadSignatureConfig(env),
-    replayWindowSeconds: num(env, 'REPLAY_WINDOW_SECONDS', 86_400, { min: 1 }),
-  };
-}
-
 export function loadSignatureConfig(env: Env = process.env): SignatureConfig {
+  return { header: SETTINGS.webhookSignatureHeader.read(env), prefix: SETTINGS.webhookSignaturePrefix.read(env) };
+}
+
+export function loadIngestConfig(env: Env = process.env): IngestConfig {
+  return { signature: loadSignatureConfig(env), replayWindowSeconds: SETTINGS.replayWindowSeconds.read(env) };
+}
+
+export function ingestEnv(config: IngestConfig): Record<string, string> {
   return {
-    header: str(env, 'WEBHOOK_SIGNATURE_HEADER', 'x-threetone-signature').toLowerCase(),
-    prefix: env.WEBHOOK_SIGNATURE_PREFIX ?? 'sha256=',
+    [SETTINGS.webhookSignatureHeader.env]: SETTINGS.webhookSignatureHeader.write(config.signature.header),
+    [SETTINGS.webhookSignaturePrefix.env]: SETTINGS.webhookSignaturePrefix.write(config.signature.prefix),
+    [SETTINGS.replayWindowSeconds.env]: SETTINGS.replayWindowSeconds.write(config.replayWindowSeconds),
   };
 }
 
-export interface ThreeToneClientConfig {
-  readonly baseUrl: string;
-  readonly timeoutMs: number;
-  /** Retries after the first attempt, for timeouts, network errors, 429 and 5xx. */
-  readonly maxRetries: number;
-  readonly baseDelayMs: number;
-  /** Upper bound for one wait, including a `Retry-After`. */
-  readonly maxDelayMs: number;
-}
-
-export function loadThreeToneClientConfig(env: Env = process.env): ThreeToneClientConfig {
-  const baseUrl = str(env, 'THREETONE_API_URL', 'https://api.threetone.in').replace(/\/+$/, '');
-  if (!/^https?:\/\//.test(baseUrl)) throw new ConfigError(`THREETONE_API_URL must be an http(s) URL, got "${baseUrl}"`);
-  return {
-    baseUrl,
-    timeoutMs: num(env, 'THREETONE_TIMEOUT_MS', 5_000, { min: 100, integer: true }),
-    maxRetries: num(env, 'THREETONE_MAX_RETRIES', 3, { min: 0, max: 10, integer: true }),
-    baseDelayMs: num(env, 'THREETONE_RETRY_BASE_MS', 200, { min: 0, integer: true }),
-    maxDelayMs: num(env, 'THREETONE_RETRY_MAX_MS', 10_000, { min: 0, integer: true }),
-  };
-}
-
-export const DEFAULT_REDACT_FIELDS = [
-  'phone_number',
-  'caller_id',
-  'from_number',
-  'to_number',
-  'customer_phone',
-  'email',
-  'customer_email',
-  'customer_name',
-  'transcript',
-];
+// ---------------------------------------------------------------- processor
 
 /** Enrichment from ThreeTone's REST API: its quota, and how long a conversation waits for details. */
 export interface EnrichmentConfig {
@@ -120,54 +266,63 @@ export interface EnrichmentConfig {
   readonly giveUpHours: number;
   /** After this long a conversation leaves the enrichment queue, enriched or not. */
   readonly maxAgeDays: number;
-  /** The backlog alarm fires when the oldest waiting conversation ended longer ago than this. */
-  readonly alarmAgeMinutes: number;
 }
 
-export function loadEnrichmentConfig(env: Env = process.env): EnrichmentConfig {
-  return {
-    budget: {
-      perMinute: num(env, 'THREETONE_REQUESTS_PER_MINUTE', 100, { min: 2, integer: true }),
-      perHour: num(env, 'THREETONE_REQUESTS_PER_HOUR', 1_000, { min: 2, integer: true }),
-    },
-    giveUpHours: num(env, 'ENRICHMENT_GIVE_UP_HOURS', 6, { min: 0 }),
-    maxAgeDays: num(env, 'ENRICHMENT_MAX_AGE_DAYS', 7, { min: 0 }),
-    alarmAgeMinutes: num(env, 'ENRICHMENT_ALARM_AGE_MINUTES', 60, { min: 1 }),
-  };
-}
+const BUDGET = { perMinute: SETTINGS.threeToneRequestsPerMinute, perHour: SETTINGS.threeToneRequestsPerHour } as const;
+const ENRICHMENT = { giveUpHours: SETTINGS.enrichmentGiveUpHours, maxAgeDays: SETTINGS.enrichmentMaxAgeDays } as const;
+
+export const loadEnrichmentConfig = (env: Env = process.env): EnrichmentConfig => ({ budget: readAll(BUDGET, env), ...readAll(ENRICHMENT, env) });
+export const enrichmentEnv = ({ budget, ...waits }: EnrichmentConfig): Record<string, string> => ({ ...render(BUDGET, budget), ...render(ENRICHMENT, waits) });
 
 export interface ProcessorConfig {
   readonly tableName: string;
   readonly enrichment: EnrichmentConfig;
-  readonly alerts: { longDurationSeconds: number; lowSatisfaction: number };
+  readonly alerts: AlertThresholds;
   /** The queue's maxReceiveCount: on the last attempt a failure also raises a Platform Alert. */
   readonly maxReceiveCount: number;
   readonly retention: { rawEventDays: number; transcriptDays: number; recordDays: number };
-  /** Fields (any depth) replaced by "[redacted]" in `ThreeTone Event` details. */
+  /** Fields (any depth) replaced by "[redacted]" in `ThreeTone Event` details; empty when redaction is off. */
   readonly redactFields: string[];
 }
 
-export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
+/** What a deployment sets; the table name comes with the table's binding. */
+export type ProcessorSettings = Omit<ProcessorConfig, 'tableName'>;
+
+const RETENTION = {
+  rawEventDays: SETTINGS.rawEventRetentionDays,
+  transcriptDays: SETTINGS.transcriptRetentionDays,
+  recordDays: SETTINGS.recordRetentionDays,
+} as const;
+
+export const loadAlertThresholds = (env: Env = process.env): AlertThresholds => readAll(ALERT_SETTINGS, env);
+
+export function loadProcessorSettings(env: Env = process.env): ProcessorSettings {
   return {
-    tableName: str(env, 'TABLE_NAME'),
     enrichment: loadEnrichmentConfig(env),
     alerts: loadAlertThresholds(env),
-    maxReceiveCount: num(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true }),
-    retention: {
-      rawEventDays: num(env, 'RAW_EVENT_RETENTION_DAYS', 30, { min: 0 }),
-      transcriptDays: num(env, 'TRANSCRIPT_RETENTION_DAYS', 0, { min: 0 }),
-      recordDays: num(env, 'RECORD_RETENTION_DAYS', 0, { min: 0 }),
-    },
-    redactFields: bool(env, 'REDACT_PERSONAL_DATA', true) ? list(env, 'REDACT_FIELDS', DEFAULT_REDACT_FIELDS) : [],
+    maxReceiveCount: SETTINGS.maxReceiveCount.read(env),
+    retention: readAll(RETENTION, env),
+    redactFields: SETTINGS.redactPersonalData.read(env) ? [...SETTINGS.redactFields.read(env)] : [],
   };
 }
 
-export function loadAlertThresholds(env: Env = process.env) {
+export function loadProcessorConfig(env: Env = process.env): ProcessorConfig {
+  return { tableName: str(env, 'TABLE_NAME'), ...loadProcessorSettings(env) };
+}
+
+export function processorEnv(settings: ProcessorSettings): Record<string, string> {
+  const redact = settings.redactFields.length > 0;
   return {
-    longDurationSeconds: num(env, 'ALERT_LONG_DURATION_SECONDS', 600, { min: 0 }),
-    lowSatisfaction: num(env, 'ALERT_LOW_SATISFACTION', 2.5),
+    ...render(ALERT_SETTINGS, settings.alerts),
+    ...enrichmentEnv(settings.enrichment),
+    [SETTINGS.maxReceiveCount.env]: SETTINGS.maxReceiveCount.write(settings.maxReceiveCount),
+    ...render(RETENTION, settings.retention),
+    [SETTINGS.redactPersonalData.env]: SETTINGS.redactPersonalData.write(redact),
+    ...(redact && { [SETTINGS.redactFields.env]: SETTINGS.redactFields.write(settings.redactFields) }),
   };
 }
+
+// ---------------------------------------------------------------- query
 
 export interface QueryConfig {
   readonly tableName: string;
@@ -179,19 +334,32 @@ export function loadQueryConfig(env: Env = process.env): QueryConfig {
   return { tableName: str(env, 'TABLE_NAME'), apiKey: optional(env, 'QUERY_API_KEY') };
 }
 
+/** Local only (on AWS, IAM authorizes the query routes and this is never set). */
+export function queryEnv(config: Omit<QueryConfig, 'tableName'>): Record<string, string> {
+  return config.apiKey === undefined ? {} : { QUERY_API_KEY: config.apiKey };
+}
+
+// ---------------------------------------------------------------- reconciler
+
 export interface ReconcilerConfig {
   readonly tableName: string;
   readonly lookbackHours: number;
   /** Outbox entries older than this are published by the sweep (younger ones are in flight). */
   readonly outboxGraceSeconds: number;
+  /** ThreeTone's quota: the reconciler's listing draws on the same budget as enrichment. */
+  readonly budget: EnrichmentConfig['budget'];
 }
 
+export type ReconcilerSettings = Omit<ReconcilerConfig, 'tableName'>;
+
+const RECONCILER = { lookbackHours: SETTINGS.reconcileLookbackHours, outboxGraceSeconds: SETTINGS.outboxGraceSeconds } as const;
+
+export const loadReconcilerSettings = (env: Env = process.env): ReconcilerSettings => ({ ...readAll(RECONCILER, env), budget: readAll(BUDGET, env) });
+
 export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
-  return {
-    tableName: str(env, 'TABLE_NAME'),
-    lookbackHours: num(env, 'RECONCILE_LOOKBACK_HOURS', 6, { min: 1 }),
-    outboxGraceSeconds: num(env, 'OUTBOX_GRACE_SECONDS', 300, { min: 0 }),
-  };
+  return { tableName: str(env, 'TABLE_NAME'), ...loadReconcilerSettings(env) };
 }
+
+export const reconcilerEnv = ({ budget, ...rest }: ReconcilerSettings) => ({ ...render(RECONCILER, rest), ...render(BUDGET, budget) });
 
 export { str as requireEnv, optional as optionalEnv, list as listEnv, bool as boolEnv, num as numEnv };

@@ -11,8 +11,11 @@ import type { Contribution } from '#core/aggregates.js';
 
 /** Durable hand-off of an accepted webhook (SQS on AWS, the local queue locally). */
 export interface WebhookQueue {
-  /** Resolves only once the message is durably stored. */
-  send(message: { body: string; receivedAt: string }): Promise<void>;
+  /**
+   * Resolves only once the message is durably stored. `delaySeconds` (at most 900, as SQS) keeps it
+   * invisible that long: how the processor makes a message wait for the ThreeTone API key.
+   */
+  send(message: { body: string; receivedAt: string; delaySeconds?: number }): Promise<void>;
 }
 
 /** Where the webhook secrets come from (Secrets Manager on AWS, env locally). Cached by the adapter. */

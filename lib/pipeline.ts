@@ -22,21 +22,24 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
   const stateful = new StatefulStack(app, `${config.stackPrefix}-Stateful`, {
     env,
     tags,
-    description: 'ThreeTone pipeline: table, event bus and archive, secrets (stateful)',
+    description: 'ThreeTone pipeline: table, work queue and DLQ, event bus and archive, secrets (stateful)',
     config,
   });
   const stateless = new StatelessStack(app, `${config.stackPrefix}-Stateless`, {
     env,
     tags,
-    description: 'ThreeTone pipeline: webhook API, functions, queues, alarms, dashboard (stateless)',
+    description: 'ThreeTone pipeline: webhook API, functions, schedule, alarms, dashboard (stateless)',
     config,
     table: stateful.table,
     bus: stateful.bus,
     webhookSecret: stateful.webhookSecret,
     apiKeySecret: stateful.apiKeySecret,
+    queue: stateful.queue,
+    deadLetterQueue: stateful.deadLetterQueue,
+    alarmTopic: stateful.alarmTopic,
     functionsDir: options.functionsDir,
   });
-  stateless.addStackDependency(stateful, 'references the table, bus and secrets');
+  stateless.addStackDependency(stateful, 'references the table, queues, bus and secrets');
 
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stateful, stateless };

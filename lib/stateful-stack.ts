@@ -1,33 +1,49 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
+import { AlarmTopic } from './constructs/alarm-topic.js';
 import { ConversationEventBus } from './constructs/conversation-event-bus.js';
 import { ConversationTable } from './constructs/conversation-table.js';
 import { PipelineSecrets } from './constructs/pipeline-secrets.js';
+import { WorkQueue } from './constructs/work-queue.js';
 
 export interface StatefulStackProps extends StackProps {
   readonly config: PipelineConfig;
 }
 
 /**
- * What holds data or identity and must outlive any redeploy: the table (retained on deletion), the
- * event bus with its archive, and the secrets. Deployed first; the stateless stack only references it.
+ * What holds data or identity and must outlive any redeploy: the table, the work queue and its DLQ
+ * (accepted webhooks), the event bus with its archive, and the secrets, each retained on deletion;
+ * and the alarm topic, whose confirmed subscriptions must outlive a redeploy of the alarms.
+ * Deployed first; the stateless stack only references it.
  */
 export class StatefulStack extends Stack {
   public readonly table: ITable;
   public readonly bus: IEventBus;
   public readonly webhookSecret: ISecret;
   public readonly apiKeySecret: ISecret;
+  public readonly queue: IQueue;
+  public readonly deadLetterQueue: IQueue;
+  public readonly alarmTopic: ITopic;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
     const { config } = props;
 
     this.table = new ConversationTable(this, 'Conversations').table;
-    const events = new ConversationEventBus(this, 'Events', { archiveRetentionDays: config.retention.eventArchiveDays });
+    const work = new WorkQueue(this, 'Work', {
+      visibilityTimeout: Duration.seconds(config.processor.schedule.visibilityTimeoutSeconds),
+      maxReceiveCount: config.processor.settings.maxReceiveCount,
+    });
+    this.queue = work.queue;
+    this.deadLetterQueue = work.deadLetterQueue;
+    this.alarmTopic = new AlarmTopic(this, 'Alarms', { email: config.alarms.email }).topic;
+    const events = new ConversationEventBus(this, 'Events', { archiveRetentionDays: config.events.archiveRetentionDays });
     this.bus = events.bus;
     const secrets = new PipelineSecrets(this, 'Secrets', config.secrets);
     this.webhookSecret = secrets.webhookSecret;
@@ -37,6 +53,8 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'EventBusName', { description: 'Subscribe your rules to this bus', value: this.bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { value: this.bus.eventBusArn });
     new CfnOutput(this, 'EventArchiveArn', { description: 'Replay source (aws events start-replay)', value: events.archive.archiveArn });
+    new CfnOutput(this, 'DeadLetterQueueArn', { description: 'Redrive source (aws sqs start-message-move-task)', value: this.deadLetterQueue.queueArn });
+    new CfnOutput(this, 'AlarmTopicArn', { description: 'Every alarm notifies this topic; subscribe here', value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'WebhookSecretArn', { description: 'Register its value with ThreeTone', value: this.webhookSecret.secretArn });
     new CfnOutput(this, 'ApiKeySecretArn', { description: 'Put your ThreeTone API key here', value: this.apiKeySecret.secretArn });
   }

@@ -3,6 +3,8 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
 import { ConversationProcessor } from './constructs/conversation-processor.js';
@@ -22,6 +24,11 @@ export interface StatelessStackProps extends StackProps {
   readonly bus: IEventBus;
   readonly webhookSecret: ISecret;
   readonly apiKeySecret: ISecret;
+  /** The work queue and its DLQ (stateful stack: accepted webhooks outlive this stack). */
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /** The stateful stack's alarm topic. */
+  readonly alarmTopic: ITopic;
   /**
    * Directory holding `<name>/handler.ts` for ingest, processor, query and reconciler.
    * @default `<project root>/functions`
@@ -31,7 +38,8 @@ export interface StatelessStackProps extends StackProps {
 
 /**
  * Everything that can be destroyed and redeployed without losing data: the HTTP API, the functions,
- * the work queue and its DLQ, the reconciler schedule, alarms and the dashboard.
+ * the reconciler schedule, alarms and the dashboard. It holds no accepted data: the queues, table,
+ * bus and secrets it uses are the stateful stack's.
  */
 export class StatelessStack extends Stack {
   public readonly api: PipelineApi;
@@ -54,31 +62,20 @@ export class StatelessStack extends Stack {
       table: props.table,
       bus: props.bus,
       apiKeySecret: props.apiKeySecret,
-      timeout: Duration.seconds(config.processor.timeoutSeconds),
+      queue: props.queue,
+      timeout: Duration.seconds(config.processor.schedule.timeoutSeconds),
       batchSize: config.processor.batchSize,
       maxConcurrency: config.processor.maxConcurrency,
-      maxReceiveCount: config.processor.maxReceiveCount,
-      settings: {
-        threeToneApiUrl: config.threeTone.apiUrl,
-        threeToneTimeoutMs: config.threeTone.timeoutMs,
-        threeToneMaxRetries: config.threeTone.maxRetries,
-        alertLongDurationSeconds: config.processor.alertLongDurationSeconds,
-        alertLowSatisfaction: config.processor.alertLowSatisfaction,
-        rawEventRetentionDays: config.retention.rawEventDays,
-        transcriptRetentionDays: config.retention.transcriptDays,
-        recordRetentionDays: config.retention.recordDays,
-        redactPersonalData: config.processor.redactPersonalData,
-      },
+      threeTone: config.threeTone,
+      settings: config.processor.settings,
     });
 
     this.ingest = new WebhookIngest(this, 'Webhook', {
       defaults,
       entry: entry('ingest'),
-      queue: this.processing.queue,
+      queue: props.queue,
       webhookSecret: props.webhookSecret,
-      signatureHeader: config.threeTone.signatureHeader,
-      signaturePrefix: config.threeTone.signaturePrefix,
-      replayWindowSeconds: config.webhook.replayWindowSeconds,
+      settings: config.ingest,
     });
 
     this.query = new ConversationQuery(this, 'Query', { defaults, entry: entry('query'), table: props.table });
@@ -88,16 +85,11 @@ export class StatelessStack extends Stack {
       entry: entry('reconciler'),
       table: props.table,
       bus: props.bus,
-      queue: this.processing.queue,
+      queue: props.queue,
       apiKeySecret: props.apiKeySecret,
       every: Duration.minutes(config.reconciler.scheduleMinutes),
-      settings: {
-        threeToneApiUrl: config.threeTone.apiUrl,
-        threeToneTimeoutMs: config.threeTone.timeoutMs,
-        threeToneMaxRetries: config.threeTone.maxRetries,
-        lookbackHours: config.reconciler.lookbackHours,
-        outboxGraceSeconds: config.reconciler.outboxGraceSeconds,
-      },
+      threeTone: config.threeTone,
+      settings: config.reconciler.settings,
     });
 
     this.api = new PipelineApi(this, 'Api', {
@@ -116,17 +108,17 @@ export class StatelessStack extends Stack {
         query: this.query.handler.function,
         reconciler: this.reconciler.handler.function,
       },
-      queue: this.processing.queue,
-      deadLetterQueue: this.processing.deadLetterQueue,
+      queue: props.queue,
+      deadLetterQueue: props.deadLetterQueue,
+      reconcilerSchedule: this.reconciler.schedule,
+      apiKeySecret: props.apiKeySecret,
       apiStage: this.api.stage,
-      alarmEmail: config.alarms.email,
+      topic: props.alarmTopic,
       thresholds: config.alarms,
     });
 
     new CfnOutput(this, 'WebhookUrl', { description: 'Register this URL with ThreeTone', value: this.api.webhookUrl });
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the IAM-authorized query routes', value: this.api.api.apiEndpoint });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
-    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.processing.deadLetterQueue.queueArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 }

@@ -1,16 +1,22 @@
 /**
- * The local stand-in for the API Gateway HTTP API (payload format 2.0) of `npm start`: routes
- * requests to the same ingest and query handlers the Lambdas run, with the event API Gateway
- * would build. Per request:
- * 1. route: unknown path → 404, known path with another method → 405, `GET /health` → readiness;
- * 2. read the body up to `maxBodyBytes` (over it: 413, stop reading, close the connection);
- * 3. build the APIGatewayProxyEventV2 (body base64-encoded, so the handler sees the exact bytes);
- * 4. write the handler's result; a handler that throws gets a generic 500.
+ * The local stand-in for the API Gateway HTTP API (payload format 2.0) of `npm start`: serves the
+ * routes of functions/routes.ts with the same ingest and query handlers the Lambdas run, with the
+ * event API Gateway would build. Per request:
+ * 1. access: when `queryApiKey` is set, anything but a public or webhook route needs `x-api-key`
+ *    equal to it, else 401, before any routing (an unauthenticated caller learns no route);
+ * 2. route: unknown path → 404, known path with another method → 405, `GET /health` → readiness;
+ * 3. read the body up to `maxBodyBytes` (over it: 413, stop reading, close the connection);
+ * 4. build the APIGatewayProxyEventV2 (body base64-encoded, so the handler sees the exact bytes);
+ * 5. write the handler's result; a handler that throws gets a generic 500.
+ * Like API Gateway, which ends a request after 30 s, a request whose headers and body have not
+ * arrived within `requestTimeoutMs` gets 408 and its connection is closed (a slowly sent body cannot
+ * hold a connection open).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ROUTES, type RouteSpec, routeKey, segmentsOf } from '#functions/routes.js';
 import { logger } from '#functions/shared/logger.js';
 import { listen } from './listen.js';
 
@@ -28,6 +34,10 @@ export interface HttpServerOptions {
   health?: () => Record<string, unknown>;
   /** API Gateway's own payload limit. @default 10 MiB */
   maxBodyBytes?: number;
+  /** When set, every route but the public and webhook ones needs header `x-api-key` equal to it. */
+  queryApiKey?: string;
+  /** Time allowed to receive a request's headers and body; then 408 and the connection closes. @default 30000 */
+  requestTimeoutMs?: number;
 }
 
 export interface RunningHttpServer {
@@ -38,29 +48,22 @@ export interface RunningHttpServer {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** API Gateway's limit for a whole request (30 s). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** In-flight requests get this long to finish on `close` before their connections are cut. */
 const CLOSE_GRACE_MS = 5_000;
 
-interface Route {
-  readonly method: string;
+interface Route extends RouteSpec {
   readonly segments: readonly string[];
   readonly routeKey: string;
-  readonly target: 'ingest' | 'query' | 'health';
 }
 
-const ROUTES: readonly Route[] = [
-  route('POST', '/webhooks/threetone', 'ingest'),
-  route('GET', '/conversations', 'query'),
-  route('GET', '/conversations/{conversation_id}', 'query'),
-  route('GET', '/conversations/{conversation_id}/transcript', 'query'),
-  route('GET', '/agents/{agent_id}/metrics', 'query'),
-  route('GET', '/events/{event_key}', 'query'),
-  route('GET', '/health', 'health'),
-];
+const SERVED: readonly Route[] = ROUTES.map((r: RouteSpec) => ({ ...r, segments: segmentsOf(r.path), routeKey: routeKey(r) }));
 
-function route(method: string, path: string, target: Route['target']): Route {
-  return { method, segments: path.split('/').slice(1), routeKey: `${method} ${path}`, target };
-}
+/** Routes anyone may call even when `queryApiKey` is set: the webhook (signed) and public ones. */
+const isOpen = (r: Route | undefined) => r !== undefined && (r.access === 'hmac' || r.access === 'public');
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
@@ -70,9 +73,16 @@ function errorBody(code: string, message: string): string {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const expectedKey = opts.queryApiKey ? digest(opts.queryApiKey) : undefined;
   let closing = false;
 
-  const server = createServer((req, res) => {
+  const server = createServer({
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    // How often Node checks those timeouts (its default, 30 s, would let a request run to 60 s).
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(requestTimeoutMs / 10))),
+  }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       // The client went away mid-request, or writing the response failed.
       logger.warn('Request ended without a response', { errorName: errorName(err) });
@@ -98,12 +108,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       logger.debug('Local HTTP request', { method, routeKey: matched?.route.routeKey, status, ms: Date.now() - started });
     };
 
-    // 1. route
-    const candidates = ROUTES.flatMap((r) => {
+    const candidates = SERVED.flatMap((r) => {
       const params = matchPath(r.segments, rawPath);
       return params ? [{ route: r, params }] : [];
     });
     const matched = candidates.find((c) => c.route.method === method);
+
+    // 1. access, before anything reveals which routes exist
+    if (expectedKey && !isOpen(matched?.route)) {
+      const given = req.headers['x-api-key'];
+      if (typeof given !== 'string' || !timingSafeEqual(digest(given), expectedKey)) {
+        return reply(401, JSON_HEADERS, errorBody('unauthorized', 'A valid x-api-key header is required.'));
+      }
+    }
+
+    // 2. route
     if (candidates.length === 0) {
       return reply(404, JSON_HEADERS, errorBody('not_found', `No route for ${method} ${rawPath}`));
     }
@@ -117,7 +136,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         : reply(503, JSON_HEADERS, JSON.stringify({ status: 'starting' }));
     }
 
-    // 2. body
+    // 3. body
     const body = await readBody(req, maxBodyBytes);
     if (body === null) {
       // Stop reading, answer, then close: the rest of the body is never read.
@@ -129,7 +148,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       );
     }
 
-    // 3. event, 4. handler
+    // 4. event, 5. handler
     const event = buildEvent(req, {
       routeKey: matched.route.routeKey,
       rawPath,
@@ -140,7 +159,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       now: started,
       port: (server.address() as AddressInfo).port,
     });
-    const handler = matched.route.target === 'ingest' ? opts.ingest : opts.query;
+    const handler = lambdaHandler(matched.route.target);
     let result: APIGatewayProxyStructuredResultV2;
     try {
       result = await handler(event);
@@ -162,6 +181,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         ? Buffer.alloc(0)
         : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
     return reply(status, headers, payload);
+  }
+
+  /** The Lambda handler behind a target; the local server's own targets are answered above. */
+  function lambdaHandler(target: RouteSpec['target']): ApiHandler {
+    switch (target) {
+      case 'ingest':
+        return opts.ingest;
+      case 'query':
+        return opts.query;
+      case 'health':
+        throw new Error(`target ${target} is answered by the server itself`);
+      default: {
+        const unknown: never = target;
+        throw new Error(`no handler for target ${String(unknown)}`);
+      }
+    }
   }
 
   const url = await listen(server, opts.port, opts.host);

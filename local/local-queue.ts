@@ -77,7 +77,7 @@ export interface QueueStats {
 }
 
 export interface LocalQueue extends WebhookQueue {
-  send(message: { body: string; receivedAt: string }): Promise<void>;
+  send(message: { body: string; receivedAt: string; delaySeconds?: number }): Promise<void>;
   /** Starts delivering batches to `consumer`. */
   start(consumer: QueueConsumer): void;
   /** Stops polling and waits for the in-flight batches and pending journal writes. `start` may be called again. */
@@ -106,7 +106,7 @@ interface Message {
 }
 
 type JournalLine =
-  | { t: 'send'; id: string; body: string; receivedAt: string; sentAt: number; rc?: number; fr?: number | null }
+  | { t: 'send'; id: string; body: string; receivedAt: string; sentAt: number; rc?: number; fr?: number | null; va?: number }
   | { t: 'recv'; at: number; m: [string, number][] }
   | { t: 'del'; ids: string[] };
 
@@ -291,20 +291,29 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
       if (Buffer.byteLength(message.body) + Buffer.byteLength(message.receivedAt) > MAX_MESSAGE_BYTES) {
         throw new RangeError(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
       }
+      const sentAt = Date.now();
+      const delayMs = Math.min(900, Math.max(0, message.delaySeconds ?? 0)) * 1000;
       const m: Message = {
         id: randomUUID(),
         body: message.body,
         receivedAt: message.receivedAt,
-        sentAt: Date.now(),
+        sentAt,
         md5OfBody: md5(message.body),
         receiveCount: 0,
         firstReceiveAt: null,
-        visibleAt: 0,
+        visibleAt: delayMs > 0 ? sentAt + delayMs : 0,
         receiptHandle: null,
       };
       pendingSends += 1;
       try {
-        const line: JournalLine = { t: 'send', id: m.id, body: m.body, receivedAt: m.receivedAt, sentAt: m.sentAt };
+        const line: JournalLine = {
+          t: 'send',
+          id: m.id,
+          body: m.body,
+          receivedAt: m.receivedAt,
+          sentAt: m.sentAt,
+          ...(m.visibleAt > 0 && { va: m.visibleAt }),
+        };
         // The message becomes receivable only once its line is on disk (and within the same
         // tick as the write, so a compaction snapshot never misses a written message).
         await journal.append([line], true, () => messages.set(m.id, m));
@@ -395,7 +404,8 @@ function replayJournal(path: string): Map<string, Message> {
         md5OfBody: md5(line.body),
         receiveCount: line.rc ?? 0,
         firstReceiveAt: line.fr ?? null,
-        visibleAt: 0,
+        // A delayed send stays delayed across a restart; a received message is visible again.
+        visibleAt: line.va ?? 0,
         receiptHandle: null,
       });
     } else if (line.t === 'recv') {
@@ -422,6 +432,7 @@ function snapshotLine(m: Message): string {
     sentAt: m.sentAt,
     rc: m.receiveCount,
     fr: m.firstReceiveAt,
+    ...(m.receiveCount === 0 && m.visibleAt > 0 && { va: m.visibleAt }),
   };
   return JSON.stringify(line);
 }

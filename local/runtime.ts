@@ -26,6 +26,7 @@ import {
 } from '#functions/config.js';
 import { createIngestHandler } from '#functions/ingest/ingest.js';
 import type { WebhookQueue } from '#functions/ports.js';
+import { apiKeyAlert, guardApiKey } from '#functions/enricher/api-key-wait.js';
 import { createEnricher } from '#functions/enricher/enricher.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createQueryHandler } from '#functions/query/query.js';
@@ -94,7 +95,6 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   await mkdir(dataDir, { recursive: true });
   const webhookSecret = env.THREETONE_WEBHOOK_SECRET?.trim() || DEV_WEBHOOK_SECRET;
   const apiKey = env.THREETONE_API_KEY?.trim() || DEV_API_KEY;
-  const maxReceiveCount = numEnv(env, 'MAX_RECEIVE_COUNT', 5, { min: 1, integer: true });
   const visibilityTimeoutMs = numEnv(env, 'LOCAL_VISIBILITY_TIMEOUT_SECONDS', 5, { min: 0 }) * 1000;
   const reconcileEveryMs = numEnv(env, 'RECONCILE_INTERVAL_SECONDS', 300, { min: 0 }) * 1000;
   const enrichEveryMs = numEnv(env, 'LOCAL_ENRICH_INTERVAL_MS', 1000, { min: 10 });
@@ -107,7 +107,9 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
 
   // Validate all configuration before starting anything (fail fast, clear message).
   const ingestConfig = loadIngestConfig(env);
-  const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME, MAX_RECEIVE_COUNT: String(maxReceiveCount) });
+  const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME });
+  // The local queue dead-letters after the same count the processor is told (one setting, as on AWS).
+  const { maxReceiveCount } = processorConfig;
   const queryConfig = loadQueryConfig({ ...env, TABLE_NAME });
   const reconcilerConfig = loadReconcilerConfig({ ...env, TABLE_NAME });
   const secrets = envSecretSource(webhookSecret);
@@ -140,7 +142,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       threeToneUrl = simulator.url;
     }
     const clientConfig = loadThreeToneClientConfig({ ...env, THREETONE_API_URL: threeToneUrl });
-    const api = createThreeToneHttpClient(clientConfig, { apiKey: async () => apiKey });
+    const key = guardApiKey(async () => apiKey);
+    const api = key.api(createThreeToneHttpClient(clientConfig, { apiKey: key.apiKey }));
 
     const eventsFile = join(dataDir, 'events.jsonl');
     const bus = createLocalBus({ file: eventsFile });
@@ -158,10 +161,11 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const enricher = createEnricher({
       store,
       // Every request is paid for from the budget: the client itself never retries.
-      api: createThreeToneHttpClient({ ...clientConfig, maxRetries: 0 }, { apiKey: async () => apiKey }),
+      api: key.api(createThreeToneHttpClient({ ...clientConfig, maxRetries: 0 }, { apiKey: key.apiKey })),
       budget,
       rebuild: processing.reconcileConversation,
       config: processorConfig.enrichment,
+      onApiKeyMissing: apiKeyAlert({ publisher: bus, setting: 'THREETONE_API_KEY' }),
     });
     let backlog = { pending: 0, oldest_age_seconds: 0 };
     let draining: Promise<void> | null = null;
@@ -194,7 +198,15 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     }
 
     let ready = false;
-    const server = await startHttpServer({ host, port, ingest, query, isReady: () => ready, health: () => ({ enrichment: backlog }) });
+    const server = await startHttpServer({
+      host,
+      port,
+      ingest,
+      query,
+      isReady: () => ready,
+      queryApiKey: queryConfig.apiKey,
+      health: () => ({ enrichment: backlog }),
+    });
     stops.push(() => server.close());
     ready = true;
     // Lets companion commands (npm run demo/send) find this run and its simulator.

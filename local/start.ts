@@ -3,6 +3,7 @@
  */
 import './env-defaults.js';
 import { ConfigError } from '#functions/config.js';
+import { QUERY_ROUTES, WEBHOOK_ROUTE } from '#functions/routes.js';
 import { DEV_WEBHOOK_SECRET, startLocalRuntime } from './runtime.js';
 
 try {
@@ -13,9 +14,9 @@ try {
       '',
       `threetone-pipeline is running on ${rt.url}`,
       '',
-      `  webhook     POST ${rt.url}/webhooks/threetone   (X-ThreeTone-Signature: sha256=<hmac>)`,
+      `  webhook     ${WEBHOOK_ROUTE.method} ${rt.url}${WEBHOOK_ROUTE.path}   (X-ThreeTone-Signature: sha256=<hmac>)`,
       `  secret      ${secretNote}`,
-      `  query API   GET  ${rt.url}/conversations · /conversations/{id} · /conversations/{id}/transcript · /agents/{id}/metrics`,
+      `  query API   GET  ${rt.url}${QUERY_ROUTES.map((r) => r.path).join(' · ')}`,
       `  health      GET  ${rt.url}/health`,
       `  ThreeTone   ${rt.simulator ? `built-in simulator at ${rt.threeToneUrl}` : rt.threeToneUrl}`,
       `  events      ${rt.eventsFile}  (EventBridge envelopes, one per line)`,

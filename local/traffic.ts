@@ -3,7 +3,7 @@
  * Pure and deterministic: every random choice comes from the `rng` passed in (see `createRng`),
  * and no clock is read (callers pass `now` / `start`).
  *
- * What "realistic" means here (THREETONE.md): envelopes `{event, timestamp, data}` with ISO-8601
+ * What "realistic" means here (README "The webhook contract"): envelopes `{event, timestamp, data}` with ISO-8601
  * timestamps within the last hour (well inside the replay window), `conversation_*` events that carry
  * `conversation_id` and `agent_id`, optional `call_*` events that carry `call_id` (and the
  * conversation they belong to), an occasional `escalation_triggered`; and, on the wire, at-least-once

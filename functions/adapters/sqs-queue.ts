@@ -17,12 +17,13 @@ export const BODY_ENCODING_ATTRIBUTE = 'bodyEncoding';
 
 export function createSqsQueue(client: SQSClient, queueUrl: string): WebhookQueue {
   return {
-    async send({ body, receivedAt }) {
+    async send({ body, receivedAt, delaySeconds }) {
       const encode = OUTSIDE_SQS_CHARSET.test(body);
       await client.send(
         new SendMessageCommand({
           QueueUrl: queueUrl,
           MessageBody: encode ? Buffer.from(body, 'utf8').toString('base64') : body,
+          ...(delaySeconds !== undefined && { DelaySeconds: delaySeconds }),
           MessageAttributes: {
             receivedAt: { DataType: 'String', StringValue: receivedAt },
             ...(encode ? { [BODY_ENCODING_ATTRIBUTE]: { DataType: 'String', StringValue: 'base64' } } : {}),

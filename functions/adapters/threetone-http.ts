@@ -64,6 +64,14 @@ type Attempt =
   | { readonly kind: 'retry'; readonly reason: string; readonly status?: number; readonly retryAfterMs?: number; readonly cause?: unknown }
   | { readonly kind: 'fail'; readonly reason: string; readonly status: number };
 
+/**
+ * The longest one call can take: every attempt runs into its timeout (which also covers reading the
+ * body) and every wait between attempts is the longest allowed (`Retry-After` is capped at it too).
+ */
+export function worstCaseCallMs(config: Pick<ThreeToneClientConfig, 'timeoutMs' | 'maxRetries' | 'maxDelayMs'>): number {
+  return (config.maxRetries + 1) * config.timeoutMs + config.maxRetries * config.maxDelayMs;
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: ThreeToneHttpDeps): ThreeToneApi {

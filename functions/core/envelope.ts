@@ -1,7 +1,8 @@
 /**
- * The webhook envelope `{event, timestamp, data}`, validated by hand: the ingest path is bundled
- * into a Lambda where every KB of import counts, so no schema library here. Ingest and processor
- * parse a body with this one function, so whatever ingest accepts the processor can read.
+ * The webhook envelope `{event, timestamp, data}` (README.md, "The webhook contract"), validated by
+ * hand: the ingest path is bundled into a Lambda where every KB of import counts, so no schema library
+ * here. Ingest and processor parse a body with this one function, so whatever ingest accepts the
+ * processor can read.
  * Error messages name the failing field but never echo body content (it may hold personal data).
  *
  * The limits (README, "The webhook contract"), each refused with a 400 that names it:

@@ -1,6 +1,6 @@
 /**
  * Normalization of ThreeTone's conversation details. Its docs come in two generations that disagree
- * (THREETONE.md): the guide (`duration_seconds`, `turn_count`, `resolution_status`,
+ * (both documented by ThreeTone): the guide (`duration_seconds`, `turn_count`, `resolution_status`,
  * `satisfaction_score`, ISO times) and the generated reference (`call_duration_secs`, `message_count`,
  * `call_successful`, `rating`, Unix seconds, some fields nested under `metadata`/`analysis`). Both
  * are accepted, in any mix; unknown or malformed fields are ignored, never fatal.

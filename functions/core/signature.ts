@@ -1,5 +1,5 @@
 /**
- * Webhook signature (THREETONE.md, assumed scheme): `<prefix><hex>` where `<hex>` is
+ * Webhook signature (README.md "The webhook contract"; assumed scheme): `<prefix><hex>` where `<hex>` is
  * HMAC-SHA256(key = secret as UTF-8, message = the exact raw request body). Header name and prefix
  * are configuration; several secrets are accepted at once so a rotation needs no downtime.
  */

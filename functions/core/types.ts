@@ -65,7 +65,7 @@ export interface TranscriptMetrics {
 
 export type AlertType = 'long_duration' | 'low_satisfaction' | 'escalation';
 
-/** The public conversation record (DESIGN.md's query API contract, plus extras). */
+/** The public conversation record (README.md "Query API", plus extras). */
 export interface ConversationRecord {
   conversation_id: string;
   agent_id: string | null;
@@ -97,7 +97,7 @@ export interface ConversationRecord {
   metrics: TranscriptMetrics | null;
 }
 
-/** Alert thresholds (DESIGN.md: ALERT_LONG_DURATION_SECONDS, ALERT_LOW_SATISFACTION). */
+/** Alert thresholds (settings ALERT_LONG_DURATION_SECONDS, ALERT_LOW_SATISFACTION: functions/config.ts). */
 export interface AlertThresholds {
   readonly longDurationSeconds: number;
   readonly lowSatisfaction: number;

@@ -21,6 +21,7 @@ import type { EnrichmentConfig } from '#functions/config.js';
 import type { ConversationStore, PendingEnrichment, RequestBudget, ThreeToneApi } from '#functions/ports.js';
 import type { Enrich } from '#functions/processor/processor.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
+import { type ApiKeyProblem, apiKeyNotSet } from './api-key-wait.js';
 
 export interface EnricherMetrics {
   /** The backlog after a run: conversations waiting, and how long ago the oldest ended (s). */
@@ -35,6 +36,8 @@ export interface EnricherDeps {
   budget: RequestBudget;
   /** The processor's rebuild (`createProcessor(...).reconcileConversation`). */
   rebuild: (conversationId: string, log: Logger, enrich: Enrich) => Promise<{ queued: boolean }>;
+  /** The API key is missing or refused (see api-key-wait.ts): the run stops and everything waits. */
+  onApiKeyMissing?: (problem: ApiKeyProblem) => Promise<void>;
   config: Pick<EnrichmentConfig, 'giveUpHours'>;
   /** Waits; tests shorten them. */
   timing?: { leaseMs?: number; refetchNonFinalMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
@@ -111,6 +114,12 @@ export function createEnricher(deps: EnricherDeps) {
       log.info('conversation enriched', { final: !queued });
       return 'done';
     } catch (err) {
+      const missingKey = apiKeyNotSet(err);
+      if (missingKey) {
+        await store.deferEnrichment(id, { notBeforeMs: 0, details: raw });
+        await deps.onApiKeyMissing?.(missingKey.problem);
+        return 'stop';
+      }
       const throttled = throttleOf(err);
       if (throttled) {
         deps.metrics?.throttled();

@@ -14,6 +14,7 @@ import { threeToneApiKey } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { loadProcessorConfig, loadThreeToneClientConfig, numEnv, requireEnv } from '#functions/config.js';
 import { createProcessor } from '#functions/processor/processor.js';
+import { apiKeyAlert, guardApiKey } from './api-key-wait.js';
 import { createEnricher } from './enricher.js';
 
 const config = loadProcessorConfig();
@@ -22,9 +23,11 @@ const service = process.env.POWERTOOLS_SERVICE_NAME ?? 'threetone-pipeline';
 const runMs = numEnv(process.env, 'ENRICHER_RUN_SECONDS', 50, { min: 1 }) * 1000;
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 const store = createDynamoDbConversationStore(doc, config.tableName, { retention: config.retention });
+const publisher = createEventBridgePublisher(new EventBridgeClient({}), requireEnv(process.env, 'EVENT_BUS_NAME'));
+const key = guardApiKey(threeToneApiKey(process.env));
 const processor = createProcessor({
   store,
-  publisher: createEventBridgePublisher(new EventBridgeClient({}), requireEnv(process.env, 'EVENT_BUS_NAME')),
+  publisher,
   config,
   metrics: {
     conversationCompleted: () => emitCount('ConversationsCompleted', ns, service),
@@ -34,11 +37,16 @@ const processor = createProcessor({
 });
 const enricher = createEnricher({
   store,
-  api: createThreeToneHttpClient({ ...loadThreeToneClientConfig(), maxRetries: 0 }, { apiKey: threeToneApiKey(process.env) }),
+  api: key.api(createThreeToneHttpClient({ ...loadThreeToneClientConfig(), maxRetries: 0 }, { apiKey: key.apiKey })),
   budget: createDynamoDbRequestBudget(doc, config.tableName, config.enrichment.budget),
   rebuild: processor.reconcileConversation,
   config: config.enrichment,
   metrics: emfEnricherMetrics(ns, service),
+  onApiKeyMissing: apiKeyAlert({
+    publisher,
+    setting: `the secret ${requireEnv(process.env, 'THREETONE_API_KEY_SECRET_ARN')}`,
+    onWaiting: () => emitCount('ThreeToneApiKeyMissing', ns, service),
+  }),
 });
 
 export const handler = () => enricher.drain({ deadlineMs: runMs });

@@ -1,5 +1,5 @@
 /**
- * Webhook ingest: `POST /webhooks/threetone` (DESIGN.md, "Webhook" contract).
+ * Webhook ingest: `POST /webhooks/threetone` (README.md, "The webhook contract").
  *
  * 1. Read the raw body (base64-decoded when API Gateway encoded it; no body is an empty buffer).
  * 2. Size: over MAX_WEBHOOK_BYTES → 413 `payload_too_large`.

@@ -315,7 +315,8 @@ export function createProcessorHandler(deps: ProcessorDeps & { afterBatch?: () =
 
   function handleBatch(event: SQSEvent, context?: Context): Promise<SQSBatchResponse> {
     const processor = new BatchProcessor(EventType.SQS);
-    // A batch that failed whole is reported like a partial one (every item failed), not thrown.
+    // A batch that failed whole is reported like a partial one (every item failed), not thrown: a
+    // thrown batch counts as a failed invocation, and the ProcessorErrors alarm would fire on normal retries.
     return processPartialResponse(event, recordHandler, processor, { context: context as Context, throwOnFullBatchFailure: false });
   }
 }

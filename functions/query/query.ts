@@ -1,5 +1,6 @@
 /**
- * Query API (DESIGN.md "Query API"): conversations, transcripts and agent metrics, read-only.
+ * Query API (README.md "Query API"): conversations, transcripts and agent metrics, read-only. Its
+ * routes are the `query` routes of functions/routes.ts.
  *
  * Per request: 1. authenticate (local API key; on AWS, IAM at API Gateway) 2. route
  * 3. validate parameters 4. read through `ConversationQueries` 5. answer JSON, errors as
@@ -12,6 +13,7 @@ import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } fr
 import { MAX_ID_BYTES } from '#core/envelope.js';
 import type { QueryConfig } from '#functions/config.js';
 import type { ConversationQueries } from '#functions/ports.js';
+import { QUERY_ROUTES, type QueryPath, segmentsOf } from '#functions/routes.js';
 import { errorFields, logger } from '#functions/shared/logger.js';
 
 export interface QueryDeps {
@@ -35,24 +37,26 @@ const DAY_MS = 86_400_000;
 type Params = Record<string, string>;
 type Query = Record<string, string | undefined>;
 
+type Run = (deps: Required<QueryDeps>, params: Params, query: Query) => Promise<APIGatewayProxyStructuredResultV2>;
+
 interface Route {
   /** The route as logged: a template, never the actual values. */
   readonly name: string;
+  readonly method: string;
   readonly segments: readonly string[];
-  run(deps: Required<QueryDeps>, params: Params, query: Query): Promise<APIGatewayProxyStructuredResultV2>;
+  readonly run: Run;
 }
 
-const ROUTES: readonly Route[] = [
-  { name: '/conversations', segments: ['conversations'], run: listConversations },
-  { name: '/conversations/{conversation_id}', segments: ['conversations', '{conversation_id}'], run: getConversation },
-  {
-    name: '/conversations/{conversation_id}/transcript',
-    segments: ['conversations', '{conversation_id}', 'transcript'],
-    run: getTranscript,
-  },
-  { name: '/agents/{agent_id}/metrics', segments: ['agents', '{agent_id}', 'metrics'], run: getAgentMetrics },
-  { name: '/events/{event_key}', segments: ['events', '{event_key}'], run: getWebhook },
-];
+/** What answers each query route of the table (the compiler requires one per route). */
+const RUNS: { readonly [P in QueryPath]: Run } = {
+  '/conversations': listConversations,
+  '/conversations/{conversation_id}': getConversation,
+  '/conversations/{conversation_id}/transcript': getTranscript,
+  '/agents/{agent_id}/metrics': getAgentMetrics,
+  '/events/{event_key}': getWebhook,
+};
+
+const ROUTES: readonly Route[] = QUERY_ROUTES.map((r) => ({ name: r.path, method: r.method, segments: segmentsOf(r.path), run: RUNS[r.path] }));
 
 export function createQueryHandler(deps: QueryDeps): QueryHandler {
   const resolved: Required<QueryDeps> = { now: () => new Date(), ...deps };
@@ -73,8 +77,8 @@ export function createQueryHandler(deps: QueryDeps): QueryHandler {
       if (!match) throw notFound('No such resource.');
       routeName = match.route.name;
       ids = match.params;
-      if (method !== 'GET') {
-        throw new HttpError(405, 'method_not_allowed', `${routeName} accepts GET only.`);
+      if (method !== match.route.method) {
+        throw new HttpError(405, 'method_not_allowed', `${routeName} accepts ${match.route.method} only.`);
       }
       response = await match.route.run(resolved, match.params, queryOf(event));
     } catch (err) {

@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '#core/bus-events.js';
@@ -10,7 +10,8 @@ export interface ConversationEventBusProps {
 
 /**
  * The bus consumers subscribe to, with an archive of everything this service publishes so that a
- * consumer that was down (or newly added) can be replayed the events it missed.
+ * consumer that was down (or newly added) can be replayed the events it missed. Both are retained
+ * when the stack is deleted: consumers' rules live on the bus, and the archive is their replay source.
  */
 export class ConversationEventBus extends Construct {
   public readonly bus: EventBus;
@@ -26,5 +27,7 @@ export class ConversationEventBus extends Construct {
       eventPattern: { source: [EVENT_SOURCE] },
       retention: props.archiveRetentionDays > 0 ? Duration.days(props.archiveRetentionDays) : undefined,
     });
+    this.bus.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.archive.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
 }

@@ -11,9 +11,10 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IRule } from 'aws-cdk-lib/aws-events';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Topic } from 'aws-cdk-lib/aws-sns';
-import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from './node-function.js';
@@ -26,6 +27,8 @@ export const CustomMetric = {
   ConversationAlerts: 'ConversationAlerts',
   ThreeToneThrottled: 'ThreeToneThrottled',
   DeadLettered: 'DeadLettered',
+  /** Messages re-queued to wait because the ThreeTone API key is the placeholder or was refused. */
+  ThreeToneApiKeyMissing: 'ThreeToneApiKeyMissing',
 } as const;
 
 export interface MonitoringProps {
@@ -39,9 +42,13 @@ export interface MonitoringProps {
   };
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The rule that runs the reconciler: if it cannot invoke it, no reconciler error would ever show. */
+  readonly reconcilerSchedule: IRule;
+  /** The secret an operator must set when ThreeTone refuses the key (named in that alarm). */
+  readonly apiKeySecret: ISecret;
   readonly apiStage: IHttpStage;
-  /** Subscribed to the alarm topic when set. @default - no subscription */
-  readonly alarmEmail?: string;
+  /** Every alarm notifies it (the stateful stack's, with its subscriptions). */
+  readonly topic: ITopic;
   readonly thresholds: {
     readonly queueAgeSeconds: number;
     readonly processorErrors: number;
@@ -59,10 +66,18 @@ const RUNBOOK = 'Runbook: docs/aws-deployment.md, "Alarms and what to do"';
  * recovery), and a dashboard of the pipeline's throughput, latency, outcomes and errors.
  */
 export class Monitoring extends Construct {
-  public readonly topic: Topic;
+  public readonly topic: ITopic;
   public readonly dashboard: Dashboard;
   public readonly alarms: Record<
-    'deadLetterQueue' | 'queueAge' | 'processorErrors' | 'reconcilerErrors' | 'api5xx' | 'signatureFailures' | 'threeToneThrottled',
+    | 'deadLetterQueue'
+    | 'queueAge'
+    | 'processorErrors'
+    | 'reconcilerErrors'
+    | 'reconcilerNotInvoked'
+    | 'api5xx'
+    | 'signatureFailures'
+    | 'threeToneThrottled'
+    | 'threeToneApiKeyMissing',
     Alarm
   >;
 
@@ -70,10 +85,7 @@ export class Monitoring extends Construct {
     super(scope, id);
     const { functions: fn, thresholds: t } = props;
 
-    // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key, and the
-    // messages carry alarm names and states only, no conversation data.
-    this.topic = new Topic(this, 'AlarmTopic', { displayName: 'ThreeTone pipeline alarms', enforceSSL: true });
-    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    this.topic = props.topic;
 
     const custom = (metricName: string) =>
       new Metric({
@@ -125,6 +137,18 @@ export class Monitoring extends Construct {
         1,
         'A reconciler run failed; missed conversations are not being repaired.',
       ),
+      reconcilerNotInvoked: alarm(
+        'ReconcilerScheduleFailedInvocations',
+        new Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: props.reconcilerSchedule.ruleName },
+          statistic: 'Sum',
+          period: Duration.minutes(30),
+        }),
+        1,
+        'The schedule could not invoke the reconciler (permissions, throttling): it does not run, so ReconcilerErrors cannot fire.',
+      ),
       api5xx: alarm(
         'Api5xx',
         props.apiStage.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }),
@@ -142,6 +166,12 @@ export class Monitoring extends Construct {
         custom(CustomMetric.ThreeToneThrottled),
         t.threeToneThrottled,
         'ThreeTone answered 429 (rate limit 100 requests/minute, 1000/hour) repeatedly.',
+      ),
+      threeToneApiKeyMissing: alarm(
+        'ThreeToneApiKeyMissing',
+        custom(CustomMetric.ThreeToneApiKeyMissing),
+        1,
+        `The ThreeTone API key is still the placeholder, or ThreeTone refused it (401/403): put your key in the secret ${props.apiKeySecret.secretArn}. Messages wait in the queue meanwhile.`,
       ),
     };
 
@@ -210,7 +240,10 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'ThreeTone API',
         width: 8,
-        left: [perMinute(CustomMetric.ThreeToneThrottled, '429 responses')],
+        left: [
+          perMinute(CustomMetric.ThreeToneThrottled, '429 responses'),
+          perMinute(CustomMetric.ThreeToneApiKeyMissing, 'waiting for the API key'),
+        ],
         right: [fn.processor.metricDuration({ ...minute, statistic: 'p99', label: 'processor p99 (ms)' })],
       }),
     );

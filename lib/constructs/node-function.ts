@@ -134,6 +134,12 @@ export class NodeFunction extends Construct {
     return this;
   }
 
+  /** Sets the environment a function's settings render to (`processorEnv(settings)` and the like). */
+  public setSettings(env: Readonly<Record<string, string>>): this {
+    for (const [name, value] of Object.entries(env)) this.setEnv(name, value);
+    return this;
+  }
+
   /**
    * `TABLE_NAME` plus exactly `actions` on the table; `dynamodb:Query` also on each index, named one
    * by one (no `index/*`). `TransactWriteItems` needs no action of its own: each item in it is

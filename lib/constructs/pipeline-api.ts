@@ -13,19 +13,14 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { AWS_ROUTES, QUERY_ROUTES, routeKey, WEBHOOK_ROUTE } from '#functions/routes.js';
 import type { Throttle } from '../config.js';
 
-/** The webhook route ThreeTone posts to (DESIGN.md). */
-export const WEBHOOK_PATH = '/webhooks/threetone';
+/** The webhook route ThreeTone posts to (functions/routes.ts). */
+export const WEBHOOK_PATH = WEBHOOK_ROUTE.path;
 
 /** The read routes, IAM-authorized (SigV4-signed requests from principals allowed execute-api:Invoke). */
-export const QUERY_PATHS = [
-  '/conversations',
-  '/conversations/{conversation_id}',
-  '/conversations/{conversation_id}/transcript',
-  '/events/{event_key}',
-  '/agents/{agent_id}/metrics',
-] as const;
+export const QUERY_PATHS = QUERY_ROUTES.map((r) => r.path);
 
 export interface PipelineApiProps {
   readonly ingest: IFunction;
@@ -38,7 +33,7 @@ export interface PipelineApiProps {
 }
 
 /**
- * One HTTP API: the public webhook route (authenticated by its HMAC signature in the ingest function,
+ * One HTTP API with every route of functions/routes.ts that is not local-only: the public webhook route (authenticated by its HMAC signature in the ingest function,
  * since ThreeTone cannot sign with SigV4) and the IAM-authorized query routes, each throttled, with
  * JSON access logs.
  */
@@ -83,12 +78,26 @@ export class PipelineApi extends Construct {
       },
     });
 
-    const [webhookRoute] = this.api.addRoutes({
-      path: WEBHOOK_PATH,
-      methods: [HttpMethod.POST],
-      integration: new HttpLambdaIntegration('Ingest', props.ingest),
-    });
-    this.webhookRoute = webhookRoute!;
+    const integrations = {
+      ingest: new HttpLambdaIntegration('Ingest', props.ingest),
+      query: new HttpLambdaIntegration('Query', props.query),
+    };
+    const authorizer = new HttpIamAuthorizer();
+    const routes = new Map<string, HttpRoute>();
+    for (const r of AWS_ROUTES) {
+      const integration = r.target === 'ingest' || r.target === 'query' ? integrations[r.target] : undefined;
+      if (!integration) throw new Error(`${routeKey(r)}: target "${r.target}" exists only locally; mark the route localOnly`);
+      const [route] = this.api.addRoutes({
+        path: r.path,
+        methods: [HttpMethod[r.method]],
+        integration,
+        // `hmac` routes are public here: the function checks the signature (acknowledged below).
+        ...(r.access === 'iam' && { authorizer }),
+      });
+      routes.set(routeKey(r), route!);
+    }
+    this.webhookRoute = routes.get(routeKey(WEBHOOK_ROUTE))!;
+    this.queryRoutes = QUERY_ROUTES.map((r) => routes.get(routeKey(r))!);
     Validations.of(this.webhookRoute).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:
@@ -97,17 +106,12 @@ export class PipelineApi extends Construct {
         'the ingest function, and unauthenticated requests get 401 with nothing stored. The route is throttled.',
     });
 
-    const authorizer = new HttpIamAuthorizer();
-    const queryIntegration = new HttpLambdaIntegration('Query', props.query);
-    this.queryRoutes = QUERY_PATHS.flatMap((path) =>
-      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration: queryIntegration, authorizer }),
-    );
 
     // Route-level throttling for the webhook route (the L2 stage only sets the default). The property
     // is untyped JSON, passed through as written: CloudFormation's PascalCase names.
     const cfnStage = this.stage.node.defaultChild as CfnStage;
     cfnStage.routeSettings = {
-      [`POST ${WEBHOOK_PATH}`]: {
+      [routeKey(WEBHOOK_ROUTE)]: {
         ThrottlingRateLimit: props.webhookThrottle.rateLimit,
         ThrottlingBurstLimit: props.webhookThrottle.burstLimit,
       },

@@ -1,11 +1,12 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { THREETONE_API_KEY_PLACEHOLDER } from '#functions/config.js';
 
 export interface PipelineSecretsProps {
   /** Import this secret instead of creating the webhook secret. @default - created, with a random value */
   readonly webhookSecretArn?: string;
-  /** Import this secret instead of creating the API key secret. @default - created, with a placeholder to replace */
+  /** Import this secret instead of creating the API key secret. @default - created, holding a placeholder to replace */
   readonly apiKeySecretArn?: string;
 }
 
@@ -34,8 +35,10 @@ export class PipelineSecrets extends Construct {
     this.apiKeySecret = props.apiKeySecretArn
       ? Secret.fromSecretCompleteArn(this, 'ApiKeySecret', props.apiKeySecretArn)
       : this.created('ApiKeySecret', {
-          description: 'ThreeTone API key (x-api-key); replace the generated placeholder with your key',
-          generateSecretString: { passwordLength: 32, excludePunctuation: true, includeSpace: false },
+          description: 'ThreeTone API key (x-api-key); replace the placeholder with your key',
+          // A value the processor recognises: until it is replaced, messages wait (not dead-letter)
+          // and one Platform Alert plus the ThreeToneApiKeyMissing alarm name this secret. Not secret.
+          secretStringValue: SecretValue.unsafePlainText(THREETONE_API_KEY_PLACEHOLDER),
         }, 'a new key is created at ThreeTone, stored with put-secret-value, and the old key revoked once the functions\' 5-minute cache has expired');
   }
 

@@ -5,6 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type ReconcilerSettings, reconcilerEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface ReconcilerProps {
@@ -17,13 +18,8 @@ export interface ReconcilerProps {
   readonly apiKeySecret: ISecret;
   /** @default Duration.minutes(15) */
   readonly every?: Duration;
-  readonly settings: {
-    readonly threeToneApiUrl: string;
-    readonly threeToneTimeoutMs: number;
-    readonly threeToneMaxRetries: number;
-    readonly lookbackHours: number;
-    readonly outboxGraceSeconds: number;
-  };
+  readonly threeTone: ThreeToneClientConfig;
+  readonly settings: ReconcilerSettings;
 }
 
 /**
@@ -37,7 +33,6 @@ export class Reconciler extends Construct {
   constructor(scope: Construct, id: string, props: ReconcilerProps) {
     super(scope, id);
     const every = props.every ?? Duration.minutes(15);
-    const s = props.settings;
 
     this.handler = new NodeFunction(this, 'Reconciler', {
       defaults: props.defaults,
@@ -52,11 +47,8 @@ export class Reconciler extends Construct {
       .bindEventBus(props.bus)
       .bindQueue(props.queue, ['sqs:SendMessage'])
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
-      .setEnv('THREETONE_API_URL', s.threeToneApiUrl)
-      .setEnv('THREETONE_TIMEOUT_MS', String(s.threeToneTimeoutMs))
-      .setEnv('THREETONE_MAX_RETRIES', String(s.threeToneMaxRetries))
-      .setEnv('RECONCILE_LOOKBACK_HOURS', String(s.lookbackHours))
-      .setEnv('OUTBOX_GRACE_SECONDS', String(s.outboxGraceSeconds));
+      .setSettings(threeToneClientEnv(props.threeTone))
+      .setSettings(reconcilerEnv(props.settings));
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Runs the ThreeTone reconciler',

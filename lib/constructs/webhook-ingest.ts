@@ -1,6 +1,7 @@
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { type IngestConfig, ingestEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface WebhookIngestProps {
@@ -10,11 +11,7 @@ export interface WebhookIngestProps {
   readonly queue: IQueue;
   /** SecretString: one or more comma-separated signing secrets. */
   readonly webhookSecret: ISecret;
-  /** Lower-case header name carrying the signature. */
-  readonly signatureHeader: string;
-  /** Text before the hex HMAC in that header ("" for none). */
-  readonly signaturePrefix: string;
-  readonly replayWindowSeconds: number;
+  readonly settings: IngestConfig;
 }
 
 /**
@@ -33,8 +30,6 @@ export class WebhookIngest extends Construct {
     })
       .bindQueue(props.queue, ['sqs:SendMessage'])
       .bindSecret('WEBHOOK_SECRET_ARN', props.webhookSecret)
-      .setEnv('WEBHOOK_SIGNATURE_HEADER', props.signatureHeader)
-      .setEnv('WEBHOOK_SIGNATURE_PREFIX', props.signaturePrefix)
-      .setEnv('REPLAY_WINDOW_SECONDS', String(props.replayWindowSeconds));
+      .setSettings(ingestEnv(props.settings));
   }
 }

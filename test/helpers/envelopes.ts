@@ -1,5 +1,5 @@
 /**
- * Builders of ThreeTone webhook envelopes (THREETONE.md: `{event, timestamp, data}`), shared by the
+ * Builders of ThreeTone webhook envelopes (`{event, timestamp, data}`, README "The webhook contract"), shared by the
  * tests and the local sender/demo. Pure: no clock reads unless no timestamp is given.
  */
 import { parseTimestamp } from '#core/envelope.js';

@@ -3,19 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { CustomMetric } from '#lib/constructs/monitoring.js';
 import { logicalId, synthPipeline } from './support.js';
 
-const { statelessTemplate: template, stateless } = synthPipeline();
-const topic = { Ref: logicalId(stateless.monitoring.topic) };
+const { statelessTemplate: template, statefulTemplate, stateless, stateful, config } = synthPipeline();
+const topic = { Ref: logicalId(stateful.alarmTopic) };
+/** The alarm actions name the stateful stack's topic (a cross-stack reference). */
+const isTopic = (actions: unknown) => JSON.stringify(actions).includes(logicalId(stateful.alarmTopic)) && (actions as unknown[]).length === 1;
 const alarms = stateless.monitoring.alarms;
 const alarmProps = (alarm: keyof typeof alarms) => template.toJSON().Resources[logicalId(alarms[alarm])].Properties;
 
 describe('alarms', () => {
   it('notifies the topic on alarm and on recovery, for every alarm', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(7);
+    expect(all).toHaveLength(9);
     for (const a of all) {
-      expect(a.Properties.AlarmActions).toEqual([topic]);
-      expect(a.Properties.OKActions).toEqual([topic]);
-      expect(a.Properties.AlarmDescription).toContain('docs/aws-deployment.md');
+      expect(isTopic(a.Properties.AlarmActions)).toBe(true);
+      expect(isTopic(a.Properties.OKActions)).toBe(true);
+      expect(JSON.stringify(a.Properties.AlarmDescription)).toContain('docs/aws-deployment.md');
     }
   });
 
@@ -23,19 +25,25 @@ describe('alarms', () => {
     expect(alarmProps('deadLetterQueue')).toMatchObject({
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stateless.processing.deadLetterQueue), 'QueueName'] } }],
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       EvaluationPeriods: 1,
     });
   });
 
-  it('fires when the oldest queued message is too old', () => {
-    expect(alarmProps('queueAge')).toMatchObject({
-      MetricName: 'ApproximateAgeOfOldestMessage',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(stateless.processing.queue), 'QueueName'] } }],
-      Threshold: 900,
-    });
+  it('watches the dead-letter queue of the stateful stack', () => {
+    expect(JSON.stringify(alarmProps('deadLetterQueue').Dimensions)).toContain(logicalId(stateful.deadLetterQueue));
+  });
+
+  it('fires when the oldest queued message is older than its normal retry schedule allows', () => {
+    expect(alarmProps('queueAge')).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage' });
+    expect(JSON.stringify(alarmProps('queueAge').Dimensions)).toContain(logicalId(stateful.queue));
+    // Normal retries: maxReceiveCount (5) deliveries, each hidden for the visibility timeout
+    // (6 x the 130 s processor timeout); the alarm sits the configured margin (300 s) above that.
+    const visibility = stateful.queue.node.defaultChild as unknown as { visibilityTimeout: number };
+    expect(visibility.visibilityTimeout).toBe(780);
+    expect(alarmProps('queueAge').Threshold).toBe(5 * 780 + 300);
+    expect(config.alarms.queueAgeSeconds).toBe(5 * 780 + 300);
   });
 
   it('fires on processor and reconciler errors', () => {
@@ -88,12 +96,59 @@ describe('alarms', () => {
     }
   });
 
+  it('fires when the schedule cannot invoke the reconciler (which ReconcilerErrors could never see)', () => {
+    expect(alarmProps('reconcilerNotInvoked')).toMatchObject({
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [{ Name: 'RuleName', Value: { Ref: logicalId(stateless.reconciler.schedule) } }],
+      Threshold: 1,
+    });
+  });
+
   it('has no e-mail subscription unless an address is configured', () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    statefulTemplate.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('keeps the topic (and its confirmed subscriptions) in the stateful stack, not with the alarms', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    statefulTemplate.resourceCountIs('AWS::SNS::Topic', 1);
+  });
+
+  it('lets CloudWatch publish to the topic, for this account\'s alarms only', () => {
+    // enforceSSL's topic policy replaces SNS's default one: without this Allow no alarm is delivered.
+    const [policy] = Object.values(statefulTemplate.findResources('AWS::SNS::TopicPolicy'));
+    expect(policy!.Properties.Topics).toEqual([topic]);
+    const allows = policy!.Properties.PolicyDocument.Statement.filter((s: { Effect: string }) => s.Effect === 'Allow');
+    expect(allows).toEqual([
+      {
+        Sid: 'AllowCloudWatchAlarmsOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: topic,
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']],
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it('alarms when the ThreeTone API key is missing, naming the secret to set', () => {
+    expect(alarmProps('threeToneApiKeyMissing')).toMatchObject({
+      Namespace: 'ThreeTonePipeline',
+      MetricName: CustomMetric.ThreeToneApiKeyMissing,
+      Threshold: 1,
+    });
+    expect(JSON.stringify(alarmProps('threeToneApiKeyMissing').AlarmDescription)).toContain(logicalId(stateful.apiKeySecret));
   });
 
   it('accepts only TLS publishers on the topic', () => {
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    statefulTemplate.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
@@ -104,17 +159,17 @@ describe('alarms', () => {
 });
 
 describe('alarms (configured)', () => {
-  const { statelessTemplate: t } = synthPipeline({
-    context: { alarmEmail: 'oncall@example.com', alarmSignatureFailures: '5', alarmQueueAgeSeconds: 300 },
+  const { statelessTemplate: t, statefulTemplate: st } = synthPipeline({
+    context: { alarmEmail: 'oncall@example.com', alarmSignatureFailures: '5', alarmQueueAgeMarginSeconds: 600, maxReceiveCount: 3 },
   });
 
   it('subscribes the e-mail address to the topic', () => {
-    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    st.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
   it('uses the configured thresholds', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: CustomMetric.SignatureFailures, Threshold: 5 });
-    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 300 });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 3 * 780 + 600 });
   });
 });
 

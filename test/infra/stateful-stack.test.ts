@@ -2,10 +2,14 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { TABLE } from '#adapters/table-schema.js';
 import { EVENT_SOURCE } from '#core/bus-events.js';
+import { THREETONE_API_KEY_PLACEHOLDER } from '#functions/config.js';
 import { logicalId, synthPipeline } from './support.js';
 
+const { statefulTemplate: template, statelessTemplate, stateful, stateless } = synthPipeline();
+const resources = template.toJSON().Resources;
+const statelessResources = statelessTemplate.toJSON().Resources;
+
 describe('stateful stack (defaults)', () => {
-  const { statefulTemplate: template } = synthPipeline();
 
   it('creates one on-demand table with the keys of table-schema.ts', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);
@@ -55,6 +59,14 @@ describe('stateful stack (defaults)', () => {
     expect(bus?.Properties.Name).toMatch(/^ThreeTonePipelineStateful.*[0-9A-F]{8}$/);
   });
 
+  it('keeps the bus (consumers\' rules) and its archive (their replays) when the stack is deleted', () => {
+    for (const type of ['AWS::Events::EventBus', 'AWS::Events::Archive']) {
+      const [resource] = Object.values(template.findResources(type));
+      expect(resource?.DeletionPolicy).toBe('Retain');
+      expect(resource?.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
   it('archives every event of our source from the bus, for 90 days by default', () => {
     const busId = Object.keys(template.findResources('AWS::Events::EventBus'))[0]!;
     template.hasResourceProperties('AWS::Events::Archive', {
@@ -64,21 +76,84 @@ describe('stateful stack (defaults)', () => {
     });
   });
 
-  it('creates the webhook and API key secrets with random values, retained on deletion', () => {
+  it('creates the webhook and API key secrets, retained on deletion', () => {
     template.resourceCountIs('AWS::SecretsManager::Secret', 2);
     const secrets = template.findResources('AWS::SecretsManager::Secret');
     for (const secret of Object.values(secrets)) {
       expect(secret.DeletionPolicy).toBe('Retain');
-      expect(secret.Properties.GenerateSecretString).toBeDefined();
-      expect(secret.Properties.SecretString).toBeUndefined();
       expect(secret.Properties.Name).toBeUndefined();
     }
   });
 
+  it('gives the webhook secret a random value', () => {
+    const webhook = resources[logicalId(stateful.webhookSecret)];
+    expect(webhook.Properties.GenerateSecretString).toBeDefined();
+    expect(webhook.Properties.SecretString).toBeUndefined();
+  });
+
+  it('creates the API key secret with the placeholder the processor recognises (so messages wait, not dead-letter)', () => {
+    const apiKey = resources[logicalId(stateful.apiKeySecret)];
+    expect(apiKey.Properties.SecretString).toBe(THREETONE_API_KEY_PLACEHOLDER);
+    expect(apiKey.Properties.GenerateSecretString).toBeUndefined();
+  });
+
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
+  });
+});
+
+describe('work queue and dead-letter queue (accepted webhooks)', () => {
+  const queue = resources[logicalId(stateful.queue)]!;
+  const dlq = resources[logicalId(stateful.deadLetterQueue)]!;
+
+  it('live in the stateful stack, retained on deletion and replacement', () => {
+    // A 202 promises the webhook is kept: neither queue may go with the stateless stack.
+    statelessTemplate.resourceCountIs('AWS::SQS::Queue', 0);
+    for (const q of [queue, dlq]) {
+      expect(q.DeletionPolicy).toBe('Retain');
+      expect(q.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('encrypts both queues', () => {
+    expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.Properties.SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('denies every request to either queue without TLS', () => {
+    for (const q of [stateful.queue, stateful.deadLetterQueue]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalId(q) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('sends a message to the DLQ after maxReceiveCount deliveries, the same count the processor is told', () => {
+    expect(queue.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stateful.deadLetterQueue), 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    const processor = statelessResources[logicalId(stateless.processing.processor.function)];
+    expect(processor.Properties.Environment.Variables.MAX_RECEIVE_COUNT).toBe('5');
+  });
+
+  it('sets the visibility timeout to 6 times the processor timeout', () => {
+    const processor = statelessResources[logicalId(stateless.processing.processor.function)];
+    expect(queue.Properties.VisibilityTimeout).toBe(6 * processor.Properties.Timeout);
+    // a 256 KiB webhook plus attributes (or its base64 fallback) must fit: SQS's 1 MiB maximum
+    expect(queue.Properties.MaximumMessageSize).toBe(1_048_576);
+  });
+
+  it('keeps messages 14 days in both queues', () => {
+    expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    expect(dlq.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
   });
 });
 

@@ -1,9 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, threeToneClientEnv } from '#functions/config.js';
+import { measuredWorstCaseMs } from '#test/helpers/threetone-budget.js';
 import { QUERY_PATHS, WEBHOOK_PATH } from '#lib/constructs/pipeline-api.js';
 import { actionsOf, logicalId, resourcesFor, statementsOfRole, synthPipeline } from './support.js';
 
-const { statelessTemplate: template, stateless, stateful, config } = synthPipeline();
+const { statelessTemplate: template, statefulTemplate: synthStateful, stateless, stateful, config } = synthPipeline();
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any; DependsOn?: string[] }>;
 
 const functions = {
@@ -64,11 +66,11 @@ describe('function defaults (one construct for all)', () => {
 describe('environment variables: exactly what each function reads', () => {
   it('ingest', () => {
     const env = envOf('ingest');
-    expect(Object.keys(env).sort()).toEqual(
-      [...COMMON_ENV, 'QUEUE_URL', 'REPLAY_WINDOW_SECONDS', 'WEBHOOK_SECRET_ARN', 'WEBHOOK_SIGNATURE_HEADER', 'WEBHOOK_SIGNATURE_PREFIX'].sort(),
-    );
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'QUEUE_URL', 'WEBHOOK_SECRET_ARN', ...Object.keys(ingestEnv(config.ingest))].sort());
+    expect(Object.keys(ingestEnv(config.ingest)).sort()).toEqual(['REPLAY_WINDOW_SECONDS', 'WEBHOOK_SIGNATURE_HEADER', 'WEBHOOK_SIGNATURE_PREFIX']);
+    expect(refersTo(JSON.stringify(env.QUEUE_URL), stateful.queue)).toBe(true);
     expect(env).toMatchObject({
-      QUEUE_URL: { Ref: logicalId(stateless.processing.queue) },
+      ...ingestEnv(config.ingest),
       WEBHOOK_SIGNATURE_HEADER: 'x-threetone-signature',
       WEBHOOK_SIGNATURE_PREFIX: 'sha256=',
       REPLAY_WINDOW_SECONDS: '86400',
@@ -78,25 +80,16 @@ describe('environment variables: exactly what each function reads', () => {
 
   it('processor', () => {
     const env = envOf('processor');
+    // The bindings (each set with its grant), then exactly the settings rendered from the typed config:
+    // a new setting reaches the function without being listed here (README's Settings test lists it).
+    const settings = { ...threeToneClientEnv(config.threeTone), ...processorEnv(config.processor.settings) };
     expect(Object.keys(env).sort()).toEqual(
-      [
-        ...COMMON_ENV,
-        'TABLE_NAME',
-        'EVENT_BUS_NAME',
-        'THREETONE_API_URL',
-        'THREETONE_API_KEY_SECRET_ARN',
-        'THREETONE_TIMEOUT_MS',
-        'THREETONE_MAX_RETRIES',
-        'ALERT_LONG_DURATION_SECONDS',
-        'ALERT_LOW_SATISFACTION',
-        'MAX_RECEIVE_COUNT',
-        'RAW_EVENT_RETENTION_DAYS',
-        'TRANSCRIPT_RETENTION_DAYS',
-        'RECORD_RETENTION_DAYS',
-        'REDACT_PERSONAL_DATA',
-      ].sort(),
+      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_URL', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort(),
     );
+    // Rendered by the same functions the handlers' loaders invert (round trip: test/unit/config.test.ts).
+    expect(env).toMatchObject({ ...threeToneClientEnv(config.threeTone), ...processorEnv(config.processor.settings) });
     expect(env).toMatchObject({
+      THREETONE_RETRY_MAX_MS: '10000',
       THREETONE_API_URL: 'https://api.threetone.in',
       THREETONE_TIMEOUT_MS: '5000',
       THREETONE_MAX_RETRIES: '3',
@@ -111,6 +104,7 @@ describe('environment variables: exactly what each function reads', () => {
     expect(refersTo(JSON.stringify(env.TABLE_NAME), stateful.table)).toBe(true);
     expect(refersTo(JSON.stringify(env.EVENT_BUS_NAME), stateful.bus)).toBe(true);
     expect(refersTo(JSON.stringify(env.THREETONE_API_KEY_SECRET_ARN), stateful.apiKeySecret)).toBe(true);
+    expect(refersTo(JSON.stringify(env.QUEUE_URL), stateful.queue)).toBe(true);
   });
 
   it('query', () => {
@@ -121,21 +115,12 @@ describe('environment variables: exactly what each function reads', () => {
 
   it('reconciler', () => {
     const env = envOf('reconciler');
+    const settings = { ...threeToneClientEnv(config.threeTone), ...reconcilerEnv(config.reconciler.settings) };
     expect(Object.keys(env).sort()).toEqual(
-      [
-        ...COMMON_ENV,
-        'TABLE_NAME',
-        'EVENT_BUS_NAME',
-        'QUEUE_URL',
-        'THREETONE_API_URL',
-        'THREETONE_API_KEY_SECRET_ARN',
-        'THREETONE_TIMEOUT_MS',
-        'THREETONE_MAX_RETRIES',
-        'RECONCILE_LOOKBACK_HOURS',
-        'OUTBOX_GRACE_SECONDS',
-      ].sort(),
+      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_URL', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort(),
     );
     expect(env).toMatchObject({ RECONCILE_LOOKBACK_HOURS: '6', OUTBOX_GRACE_SECONDS: '300' });
+    expect(env).toMatchObject({ ...threeToneClientEnv(config.threeTone), ...reconcilerEnv(config.reconciler.settings) });
   });
 
   it('never puts a secret value in the environment', () => {
@@ -152,14 +137,14 @@ describe('IAM: each function may do exactly what its code does', () => {
   it('ingest: send to the queue, read the webhook secret', () => {
     const statements = statementsOf('ingest');
     expect(actionsOf(statements)).toEqual([...LOGS, 'secretsmanager:GetSecretValue', 'sqs:SendMessage'].sort());
-    expect(resourcesFor(statements, 'sqs:SendMessage')).toEqual([
-      JSON.stringify({ 'Fn::GetAtt': [logicalId(stateless.processing.queue), 'Arn'] }),
-    ]);
+    const sends = resourcesFor(statements, 'sqs:SendMessage');
+    expect(sends).toHaveLength(1);
+    expect(refersTo(sends[0]!, stateful.queue)).toBe(true);
     const [secret] = resourcesFor(statements, 'secretsmanager:GetSecretValue');
     expect(refersTo(secret!, stateful.webhookSecret)).toBe(true);
   });
 
-  it('processor: read/write items, query the indexes, publish, read the API key, consume the queue', () => {
+  it('processor: read/write items, query the indexes, publish, read the API key, consume (and re-queue to) the queue', () => {
     const statements = statementsOf('processor');
     expect(actionsOf(statements)).toEqual(
       [
@@ -177,6 +162,8 @@ describe('IAM: each function may do exactly what its code does', () => {
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
+        // Re-queues a message with a delay while the ThreeTone API key is not set.
+        'sqs:SendMessage',
       ].sort(),
     );
     const queries = resourcesFor(statements, 'dynamodb:Query');
@@ -184,9 +171,11 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(queries.filter((r) => r.includes('/index/by-agent'))).toHaveLength(1);
     expect(queries.filter((r) => r.includes('/index/by-time'))).toHaveLength(1);
     for (const r of resourcesFor(statements, 'dynamodb:PutItem')) expect(r).not.toContain('/index/');
-    expect(resourcesFor(statements, 'sqs:ReceiveMessage')).toEqual([
-      JSON.stringify({ 'Fn::GetAtt': [logicalId(stateless.processing.queue), 'Arn'] }),
-    ]);
+    for (const action of ['sqs:ReceiveMessage', 'sqs:SendMessage']) {
+      const queues = resourcesFor(statements, action);
+      expect(queues).toHaveLength(1);
+      expect(refersTo(queues[0]!, stateful.queue)).toBe(true);
+    }
     expect(refersTo(resourcesFor(statements, 'secretsmanager:GetSecretValue')[0]!, stateful.apiKeySecret)).toBe(true);
     expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
@@ -231,50 +220,30 @@ describe('IAM: each function may do exactly what its code does', () => {
   });
 });
 
-describe('work queue and dead-letter queue', () => {
-  const queue = resources[logicalId(stateless.processing.queue)]!.Properties;
-  const dlq = resources[logicalId(stateless.processing.deadLetterQueue)]!.Properties;
-
-  it('encrypts both queues', () => {
-    expect(queue.SqsManagedSseEnabled).toBe(true);
-    expect(dlq.SqsManagedSseEnabled).toBe(true);
+describe('processor timeout (derived from the ThreeTone retry budget)', () => {
+  it('outlasts, with the settings the function receives, details plus transcript at their worst, plus headroom', async () => {
+    // The client config as the deployed processor will read it from its environment, and what the
+    // real client then spends at most: raising retries or the per-attempt timeout anywhere without
+    // the timeout following fails here.
+    const client = loadThreeToneClientConfig(envOf('processor') as Record<string, string>);
+    const worstSeconds = (2 * (await measuredWorstCaseMs(client))) / 1000;
+    expect(fnProps('processor').Timeout).toBeGreaterThanOrEqual(worstSeconds + 30);
+    const [queue] = Object.values(synthStateful.findResources('AWS::SQS::Queue')).filter((q) => q.Properties.RedrivePolicy);
+    expect(queue!.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fnProps('processor').Timeout);
   });
 
-  it('denies every request to either queue without TLS', () => {
-    for (const q of [stateless.processing.queue, stateless.processing.deadLetterQueue]) {
-      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-        Queues: [{ Ref: logicalId(q) }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({
-              Effect: 'Deny',
-              Action: 'sqs:*',
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-            }),
-          ]),
-        },
-      });
-    }
+  it('is 130 s by default', () => {
+    // Defaults: each call 4 attempts x 5 s + 3 waits of at most 10 s = 50 s; two calls; 30 s headroom.
+    expect(fnProps('processor').Timeout).toBe(130);
   });
 
-  it('sends a message to the DLQ after maxReceiveCount deliveries, the same count the processor is told', () => {
-    expect(queue.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(stateless.processing.deadLetterQueue), 'Arn'] },
-      maxReceiveCount: 5,
-    });
-    expect(envOf('processor').MAX_RECEIVE_COUNT).toBe(String(queue.RedrivePolicy.maxReceiveCount));
-  });
-
-  it('sets the visibility timeout to at least 6 times the processor timeout', () => {
-    expect(fnProps('processor').Timeout).toBe(120);
-    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fnProps('processor').Timeout);
-    // a 256 KiB webhook plus attributes (or its base64 fallback) must fit: SQS's 1 MiB maximum
-    expect(queue.MaximumMessageSize).toBe(1_048_576);
-  });
-
-  it('keeps messages 14 days in both queues', () => {
-    expect(queue.MessageRetentionPeriod).toBe(14 * 86_400);
-    expect(dlq.MessageRetentionPeriod).toBe(14 * 86_400);
+  it.each([
+    [{ threeToneMaxRetries: '5' }, (6 * 5 + 5 * 10) * 2 + 30],
+    [{ threeToneTimeoutMs: '8000' }, (4 * 8 + 3 * 10) * 2 + 30],
+    [{ threeToneRetryMaxMs: '20000' }, (4 * 5 + 3 * 20) * 2 + 30],
+  ])('follows %j', (context, seconds) => {
+    const { statelessTemplate: t, stateless: s } = synthPipeline({ context });
+    expect(t.toJSON().Resources[logicalId(s.processing.processor.function)].Properties.Timeout).toBe(seconds);
   });
 });
 
@@ -282,12 +251,14 @@ describe('processor event source', () => {
   it('reports partial batch failures, with batch size 10 and concurrency bounded to 2', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': [logicalId(stateless.processing.queue), 'Arn'] },
+      EventSourceArn: Match.anyValue(),
       FunctionName: { Ref: logicalId(functions.processor.function) },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BatchSize: 10,
       ScalingConfig: { MaximumConcurrency: 2 },
     });
+    const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(refersTo(JSON.stringify(mapping!.Properties.EventSourceArn), stateful.queue)).toBe(true);
   });
 });
 
@@ -363,10 +334,10 @@ describe('reconciler schedule', () => {
 });
 
 describe('configured through context', () => {
-  const { statelessTemplate: t, stateless: s } = synthPipeline({
+  const { statelessTemplate: t, statefulTemplate: st, stateless: s, stateful: sf } = synthPipeline({
     context: {
       maxReceiveCount: '8',
-      processorTimeoutSeconds: '60',
+      threeToneMaxRetries: '1',
       processorMaxConcurrency: 3,
       webhookThrottleRate: '25',
       webhookThrottleBurst: '40',
@@ -377,7 +348,7 @@ describe('configured through context', () => {
     },
   });
   const res = t.toJSON().Resources;
-  const queue = res[logicalId(s.processing.queue)].Properties;
+  const queue = st.toJSON().Resources[logicalId(sf.queue)].Properties;
   const processor = res[logicalId(s.processing.processor.function)].Properties;
 
   it('derives the DLQ maxReceiveCount and MAX_RECEIVE_COUNT from the one value', () => {
@@ -386,8 +357,8 @@ describe('configured through context', () => {
   });
 
   it('keeps the visibility timeout at 6 times the processor timeout', () => {
-    expect(processor.Timeout).toBe(60);
-    expect(queue.VisibilityTimeout).toBe(360);
+    expect(processor.Timeout).toBe((2 * 5 + 10) * 2 + 30);
+    expect(queue.VisibilityTimeout).toBe(6 * processor.Timeout);
   });
 
   it('applies concurrency, throttling, schedule, signature and service settings', () => {
@@ -399,7 +370,7 @@ describe('configured through context', () => {
     const ingestEnv = res[logicalId(s.ingest.handler.function)].Properties.Environment.Variables;
     expect(ingestEnv).toMatchObject({
       WEBHOOK_SIGNATURE_HEADER: 'x-signature',
-      WEBHOOK_SIGNATURE_PREFIX: '',
+      WEBHOOK_SIGNATURE_PREFIX: 'none',
       POWERTOOLS_SERVICE_NAME: 'tt-prod',
     });
   });

@@ -5,7 +5,7 @@ import { normalizeDetails, normalizeTranscript } from '#core/normalize-details.j
 const START_ISO = '2024-01-15T10:30:00.000Z';
 const START_UNIX = Date.UTC(2024, 0, 15, 10, 30) / 1000;
 
-/** The guide's analytics example (THREETONE.md "REST API", [doc]). */
+/** The guide's analytics example (ThreeTone's guide, "REST API"). */
 const guideShape = {
   conversation_id: 'conv_1',
   agent_id: 'agent_1',

@@ -1,7 +1,8 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServerOptions, type RunningHttpServer } from '#local/http-server.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, startHttpServer, type HttpServerOptions, type RunningHttpServer } from '#local/http-server.js';
 
 let server: RunningHttpServer | undefined;
 afterEach(async () => {
@@ -292,5 +293,80 @@ describe('local HTTP server', () => {
     server = undefined;
 
     expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+});
+
+/** Writes `chunks` on a raw socket (the last one is left hanging) and returns what the server answers. */
+function slowClient(url: string, chunks: string[]): Promise<{ response: string; closedAfterMs: number }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect(Number(port), hostname, () => {
+      for (const c of chunks) socket.write(c);
+    });
+    let response = '';
+    socket.on('data', (d) => {
+      response += d.toString('utf8');
+    });
+    socket.on('close', () => resolve({ response, closedAfterMs: Date.now() - started }));
+    socket.on('error', reject);
+  });
+}
+
+describe('local HTTP server: request timeouts (like API Gateway, 30 s by default)', () => {
+  it('answers 408 and closes a connection whose body arrives too slowly, without calling the handler', async () => {
+    const { url, ingested } = await start({ requestTimeoutMs: 300 });
+    const { response, closedAfterMs } = await slowClient(url, [
+      'POST /webhooks/threetone HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+      '{"event":',
+    ]);
+    expect(response).toMatch(/^HTTP\/1\.1 408 /);
+    expect(closedAfterMs).toBeLessThan(3_000);
+    expect(ingested).toEqual([]);
+  });
+
+  it('answers 408 and closes a connection whose headers never end', async () => {
+    const { url } = await start({ requestTimeoutMs: 300 });
+    const { response, closedAfterMs } = await slowClient(url, ['GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ']);
+    expect(response).toMatch(/^HTTP\/1\.1 408 /);
+    expect(closedAfterMs).toBeLessThan(3_000);
+  });
+
+  it('defaults to 30 s', () => {
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBe(30_000);
+  });
+});
+
+describe('local HTTP server: QUERY_API_KEY is checked before routing', () => {
+  const KEY = 'local-query-key';
+  const withKey: [string, string][] = [['x-api-key', KEY]];
+
+  it.each([
+    ['GET', '/no-such-route'],
+    ['GET', '/conversations'],
+    ['DELETE', '/conversations'],
+    ['GET', '/webhooks/threetone'],
+    ['POST', '/health'],
+  ])('%s %s without the key: 401, revealing nothing about routes', async (method, path) => {
+    const { url, queried } = await start({ queryApiKey: KEY });
+    const res = await raw(url, { method, path, headers: [['x-api-key', 'wrong']] });
+    expect(res.status).toBe(401);
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 'unauthorized', message: 'A valid x-api-key header is required.' } });
+    expect(queried).toEqual([]);
+  });
+
+  it('leaves the webhook route (signed) and /health open', async () => {
+    const { url, ingested } = await start({ queryApiKey: KEY });
+    expect((await raw(url, { method: 'POST', path: '/webhooks/threetone', body: '{}' })).status).toBe(202);
+    expect(ingested).toHaveLength(1);
+    expect((await raw(url, { path: '/health' })).status).toBe(200);
+  });
+
+  it('with the key: routes as usual (200, 404, 405)', async () => {
+    const { url, queried } = await start({ queryApiKey: KEY });
+    expect((await raw(url, { path: '/conversations', headers: withKey })).status).toBe(200);
+    expect(queried).toHaveLength(1);
+    expect((await raw(url, { path: '/no-such-route', headers: withKey })).status).toBe(404);
+    expect((await raw(url, { method: 'DELETE', path: '/conversations', headers: withKey })).status).toBe(405);
   });
 });

@@ -220,7 +220,7 @@ function padTo(bytes: number): string {
   return body;
 }
 
-describe('ingest: DESIGN.md error table (exact code, JSON error shape, nothing sent)', () => {
+describe('ingest: the README webhook contract table (exact code, JSON error shape, nothing sent)', () => {
   const body = envelope();
   const cases: [string, () => APIGatewayProxyEventV2, number, string][] = [
     ['body over 256 KiB', () => request(padTo(MAX_WEBHOOK_BYTES + 1)), 413, 'payload_too_large'],

@@ -1,0 +1,48 @@
+/**
+ * Every HTTP route, in one table: the API construct (lib/constructs/pipeline-api.ts) creates the AWS
+ * routes from it, the query Lambda (functions/query/query.ts) routes by it, and the local server
+ * (local/http-server.ts) serves it. A route names its target (which handler answers it) and its
+ * access: `hmac` (public; the ingest function checks the webhook signature), `iam` (SigV4 on AWS;
+ * locally the `x-api-key` header when `QUERY_API_KEY` is set) or `public`. `localOnly` routes exist
+ * only in `npm start` (the local server is their only home, e.g. readiness or a page).
+ */
+
+export type RouteMethod = 'GET' | 'POST';
+/** Which handler answers: a Lambda's (`ingest`, `query`) or one of the local server's own. */
+export type RouteTarget = 'ingest' | 'query' | 'health';
+export type RouteAccess = 'hmac' | 'iam' | 'public';
+
+export interface RouteSpec {
+  readonly method: RouteMethod;
+  /** `{name}` matches one non-empty path segment, passed on as a path parameter. */
+  readonly path: string;
+  readonly target: RouteTarget;
+  readonly access: RouteAccess;
+  readonly localOnly?: boolean;
+}
+
+export const ROUTES = [
+  { method: 'POST', path: '/webhooks/threetone', target: 'ingest', access: 'hmac' },
+  { method: 'GET', path: '/conversations', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/conversations/{conversation_id}', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/conversations/{conversation_id}/transcript', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/health', target: 'health', access: 'public', localOnly: true },
+] as const satisfies readonly RouteSpec[];
+
+export type Route = (typeof ROUTES)[number];
+export type QueryRoute = Extract<Route, { target: 'query' }>;
+export type QueryPath = QueryRoute['path'];
+
+/** The webhook route ThreeTone posts to. */
+export const WEBHOOK_ROUTE = ROUTES.find((r): r is Extract<Route, { target: 'ingest' }> => r.target === 'ingest')!;
+export const QUERY_ROUTES: readonly QueryRoute[] = ROUTES.filter((r): r is QueryRoute => r.target === 'query');
+/** The routes API Gateway serves. */
+export const AWS_ROUTES: readonly RouteSpec[] = ROUTES.filter((r: RouteSpec) => !r.localOnly);
+
+/** `POST /webhooks/threetone`: API Gateway's route key. */
+export const routeKey = (r: Pick<RouteSpec, 'method' | 'path'>) => `${r.method} ${r.path}`;
+
+/** The path's segments after the leading `/` (`/a/{b}` → `['a', '{b}']`). */
+export const segmentsOf = (path: string): string[] => path.split('/').slice(1);

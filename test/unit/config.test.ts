@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  ingestEnv,
+  loadIngestConfig,
+  loadProcessorConfig,
+  loadQueryConfig,
+  loadReconcilerConfig,
+  loadThreeToneClientConfig,
+  processorEnv,
+  queryEnv,
+  reconcilerEnv,
+  SETTINGS,
+  threeToneClientEnv,
+} from '#functions/config.js';
+
+/** Every setting set to a non-default value, as an operator might. */
+const CUSTOM = {
+  THREETONE_API_URL: 'https://api.threetone.com/',
+  THREETONE_TIMEOUT_MS: '2500',
+  THREETONE_MAX_RETRIES: '1',
+  THREETONE_RETRY_BASE_MS: '50',
+  THREETONE_RETRY_MAX_MS: '4000',
+  WEBHOOK_SIGNATURE_HEADER: 'X-Sig',
+  WEBHOOK_SIGNATURE_PREFIX: 'v1=',
+  REPLAY_WINDOW_SECONDS: '600',
+  ALERT_LONG_DURATION_SECONDS: '90.5',
+  ALERT_LOW_SATISFACTION: '3',
+  MAX_RECEIVE_COUNT: '9',
+  RAW_EVENT_RETENTION_DAYS: '7',
+  TRANSCRIPT_RETENTION_DAYS: '14',
+  RECORD_RETENTION_DAYS: '365',
+  REDACT_PERSONAL_DATA: 'yes',
+  REDACT_FIELDS: 'email, name',
+  RECONCILE_LOOKBACK_HOURS: '12',
+  OUTBOX_GRACE_SECONDS: '60',
+  QUERY_API_KEY: 'local-key',
+};
+const TABLE = { TABLE_NAME: 't' };
+
+describe('settings: each loader and its inverse xEnv round-trip', () => {
+  it.each([
+    ['defaults', {}],
+    ['every setting changed', CUSTOM],
+    ['redaction off, no signature prefix', { REDACT_PERSONAL_DATA: 'false', WEBHOOK_SIGNATURE_PREFIX: 'none' }],
+    ['empty signature prefix', { WEBHOOK_SIGNATURE_PREFIX: '' }],
+  ])('%s', (_name, given) => {
+    const env = { ...TABLE, ...given };
+    const client = loadThreeToneClientConfig(env);
+    expect(loadThreeToneClientConfig(threeToneClientEnv(client))).toEqual(client);
+    const ingest = loadIngestConfig(env);
+    expect(loadIngestConfig(ingestEnv(ingest))).toEqual(ingest);
+    const { tableName, ...processor } = loadProcessorConfig(env);
+    expect(loadProcessorConfig({ ...TABLE, ...processorEnv(processor) })).toEqual({ tableName, ...processor });
+    const { tableName: _t, ...reconciler } = loadReconcilerConfig(env);
+    expect(loadReconcilerConfig({ ...TABLE, ...reconcilerEnv(reconciler) })).toEqual({ tableName, ...reconciler });
+    const query = loadQueryConfig(env);
+    expect(loadQueryConfig({ ...TABLE, ...queryEnv(query) })).toEqual(query);
+  });
+
+  it('reads the custom values as documented', () => {
+    expect(loadThreeToneClientConfig(CUSTOM)).toEqual({ baseUrl: 'https://api.threetone.com', timeoutMs: 2500, maxRetries: 1, baseDelayMs: 50, maxDelayMs: 4000 });
+    expect(loadIngestConfig(CUSTOM)).toEqual({ signature: { header: 'x-sig', prefix: 'v1=' }, replayWindowSeconds: 600 });
+    expect(loadProcessorConfig({ ...CUSTOM, ...TABLE })).toEqual({
+      tableName: 't',
+      alerts: { longDurationSeconds: 90.5, lowSatisfaction: 3 },
+      maxReceiveCount: 9,
+      retention: { rawEventDays: 7, transcriptDays: 14, recordDays: 365 },
+      redactFields: ['email', 'name'],
+    });
+  });
+
+  it('renders every setting with a context key in exactly one function environment', () => {
+    const defaults = { ...TABLE };
+    const rendered = [
+      threeToneClientEnv(loadThreeToneClientConfig(defaults)),
+      ingestEnv(loadIngestConfig(defaults)),
+      processorEnv(loadProcessorConfig({ ...defaults, REDACT_PERSONAL_DATA: 'true' })),
+      reconcilerEnv(loadReconcilerConfig(defaults)),
+    ].flatMap((env) => Object.keys(env));
+    expect(new Set(rendered).size).toBe(rendered.length);
+    expect(rendered.sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
+  });
+
+  it.each([
+    [{ THREETONE_MAX_RETRIES: '11' }, 'THREETONE_MAX_RETRIES must be <= 10'],
+    [{ THREETONE_API_URL: 'ftp://x' }, 'THREETONE_API_URL must be an http(s) URL'],
+    [{ ALERT_LOW_SATISFACTION: 'low' }, 'ALERT_LOW_SATISFACTION must be a number'],
+    [{ REDACT_PERSONAL_DATA: 'maybe' }, 'REDACT_PERSONAL_DATA must be true or false'],
+    [{ RAW_EVENT_RETENTION_DAYS: '1.5' }, 'RAW_EVENT_RETENTION_DAYS must be an integer'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    const load = () => {
+      loadThreeToneClientConfig(env);
+      loadProcessorConfig({ ...TABLE, ...env });
+    };
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+});
