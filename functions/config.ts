@@ -271,8 +271,13 @@ export interface EnrichmentConfig {
 const BUDGET = { perMinute: SETTINGS.threeToneRequestsPerMinute, perHour: SETTINGS.threeToneRequestsPerHour } as const;
 const ENRICHMENT = { giveUpHours: SETTINGS.enrichmentGiveUpHours, maxAgeDays: SETTINGS.enrichmentMaxAgeDays } as const;
 
-export const loadEnrichmentConfig = (env: Env = process.env): EnrichmentConfig => ({ budget: readAll(BUDGET, env), ...readAll(ENRICHMENT, env) });
-export const enrichmentEnv = ({ budget, ...waits }: EnrichmentConfig): Record<string, string> => ({ ...render(BUDGET, budget), ...render(ENRICHMENT, waits) });
+/** ThreeTone's quota: read by every function that calls ThreeTone, rendered like the client's settings. */
+export const loadRequestBudgetConfig = (env: Env = process.env): EnrichmentConfig['budget'] => readAll(BUDGET, env);
+export const requestBudgetEnv = (budget: EnrichmentConfig['budget']) => render(BUDGET, budget);
+
+export const loadEnrichmentConfig = (env: Env = process.env): EnrichmentConfig => ({ budget: loadRequestBudgetConfig(env), ...readAll(ENRICHMENT, env) });
+/** The enrichment waits (the budget is rendered apart, by `requestBudgetEnv`). */
+const enrichmentEnv = ({ budget: _budget, ...waits }: EnrichmentConfig): Record<string, string> => render(ENRICHMENT, waits);
 
 export interface ProcessorConfig {
   readonly tableName: string;
@@ -354,12 +359,13 @@ export type ReconcilerSettings = Omit<ReconcilerConfig, 'tableName'>;
 
 const RECONCILER = { lookbackHours: SETTINGS.reconcileLookbackHours, outboxGraceSeconds: SETTINGS.outboxGraceSeconds } as const;
 
-export const loadReconcilerSettings = (env: Env = process.env): ReconcilerSettings => ({ ...readAll(RECONCILER, env), budget: readAll(BUDGET, env) });
+export const loadReconcilerSettings = (env: Env = process.env): ReconcilerSettings => ({ ...readAll(RECONCILER, env), budget: loadRequestBudgetConfig(env) });
 
 export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
   return { tableName: str(env, 'TABLE_NAME'), ...loadReconcilerSettings(env) };
 }
 
-export const reconcilerEnv = ({ budget, ...rest }: ReconcilerSettings) => ({ ...render(RECONCILER, rest), ...render(BUDGET, budget) });
+/** The reconciler's own settings (its budget is rendered by `requestBudgetEnv`). */
+export const reconcilerEnv = ({ budget: _budget, ...settings }: ReconcilerSettings) => render(RECONCILER, settings);
 
 export { str as requireEnv, optional as optionalEnv, list as listEnv, bool as boolEnv, num as numEnv };

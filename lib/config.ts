@@ -151,6 +151,7 @@ export const CONTEXT = {
   alarmApi5xx: integer(1, 'Alarm when the HTTP API answers 5xx at least this many times in 5 minutes.', { min: 1 }),
   alarmSignatureFailures: integer(20, 'Alarm when at least this many webhooks fail signature or replay checks in 5 minutes.', { min: 1 }),
   alarmThreeToneThrottled: integer(10, 'Alarm when ThreeTone answers 429 at least this many times in 5 minutes.', { min: 1 }),
+  alarmEnrichmentAgeMinutes: integer(120, "Alarm when the oldest conversation waiting for ThreeTone's details ended at least this many minutes ago (back-pressure: the quota is too small for the traffic, or ThreeTone is down).", { min: 5 }),
 } satisfies Record<string, ContextKey<unknown>>;
 
 export type ContextKeyName = keyof typeof CONTEXT;
@@ -200,6 +201,7 @@ export interface PipelineConfig {
     readonly api5xx: number;
     readonly signatureFailures: number;
     readonly threeToneThrottled: number;
+    readonly enrichmentAgeSeconds: number;
   };
 }
 
@@ -266,6 +268,7 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
       api5xx: v('alarmApi5xx'),
       signatureFailures: v('alarmSignatureFailures'),
       threeToneThrottled: v('alarmThreeToneThrottled'),
+      enrichmentAgeSeconds: v('alarmEnrichmentAgeMinutes') * 60,
     },
   };
 }

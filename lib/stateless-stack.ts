@@ -7,6 +7,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
+import { ConversationEnricher } from './constructs/conversation-enricher.js';
 import { ConversationProcessor } from './constructs/conversation-processor.js';
 import { ConversationQuery } from './constructs/conversation-query.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -45,6 +46,7 @@ export class StatelessStack extends Stack {
   public readonly api: PipelineApi;
   public readonly ingest: WebhookIngest;
   public readonly processing: ConversationProcessor;
+  public readonly enrichment: ConversationEnricher;
   public readonly query: ConversationQuery;
   public readonly reconciler: Reconciler;
   public readonly monitoring: Monitoring;
@@ -66,6 +68,16 @@ export class StatelessStack extends Stack {
       timeout: Duration.seconds(config.processor.schedule.timeoutSeconds),
       batchSize: config.processor.batchSize,
       maxConcurrency: config.processor.maxConcurrency,
+      threeTone: config.threeTone,
+      settings: config.processor.settings,
+    });
+
+    this.enrichment = new ConversationEnricher(this, 'Enrichment', {
+      defaults,
+      entry: entry('enricher'),
+      table: props.table,
+      bus: props.bus,
+      apiKeySecret: props.apiKeySecret,
       threeTone: config.threeTone,
       settings: config.processor.settings,
     });
@@ -107,6 +119,7 @@ export class StatelessStack extends Stack {
         processor: this.processing.processor.function,
         query: this.query.handler.function,
         reconciler: this.reconciler.handler.function,
+        enricher: this.enrichment.handler.function,
       },
       queue: props.queue,
       deadLetterQueue: props.deadLetterQueue,

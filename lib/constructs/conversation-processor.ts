@@ -5,7 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ProcessorSettings, processorEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
+import { type ProcessorSettings, processorEnv, requestBudgetEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface ConversationProcessorProps {
@@ -29,10 +29,23 @@ export interface ConversationProcessorProps {
 }
 
 /**
+ * What the processor and the enricher do on the table: records, events, outbox, the enrichment queue
+ * (leases, deferrals) and the request budget (a transaction with a condition check).
+ */
+export const ENRICHING_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:Query',
+] as const;
+
+/**
  * The processor that drains the work queue with partial-batch responses: a failed record goes back to
- * the queue alone and, after `maxReceiveCount` deliveries, to the DLQ (which raises an alarm). While
- * the ThreeTone API key is not set, it re-queues messages with a delay instead (so they wait, and
- * never dead-letter for it): hence `sqs:SendMessage` on the work queue.
+ * the queue alone and, after `maxReceiveCount` deliveries, to the DLQ (which raises an alarm). It
+ * records webhook facts without calling ThreeTone; after each batch it drains the enrichment queue
+ * briefly, within ThreeTone's request budget (the scheduled enricher does the rest).
  */
 export class ConversationProcessor extends Construct {
   public readonly processor: NodeFunction;
@@ -46,17 +59,11 @@ export class ConversationProcessor extends Construct {
       description: 'Processes ThreeTone webhooks from the queue into conversation records and events',
       timeout: props.timeout,
     })
-      .bindTable(props.table, [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:Query',
-      ])
+      .bindTable(props.table, ENRICHING_TABLE_ACTIONS)
       .bindEventBus(props.bus)
-      .bindQueue(props.queue, ['sqs:SendMessage'])
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
       .setSettings(threeToneClientEnv(props.threeTone))
+      .setSettings(requestBudgetEnv(props.settings.enrichment.budget))
       .setSettings(processorEnv(props.settings));
 
     // Grants exactly what polling needs (Receive, Delete, ChangeMessageVisibility, GetQueueAttributes,

@@ -17,6 +17,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ENRICHMENT_METRICS } from '#adapters/emf-metrics.js';
 import { METRICS_NAMESPACE } from './node-function.js';
 
 /** Custom metrics the functions write (EMF, namespace `ThreeTonePipeline`, dimension `service`). */
@@ -29,6 +30,9 @@ export const CustomMetric = {
   DeadLettered: 'DeadLettered',
   /** Messages re-queued to wait because the ThreeTone API key is the placeholder or was refused. */
   ThreeToneApiKeyMissing: 'ThreeToneApiKeyMissing',
+  /** The enrichment backlog after each enricher run (functions/adapters/emf-metrics.ts). */
+  EnrichmentsPending: ENRICHMENT_METRICS.pending,
+  OldestEnrichmentAgeSeconds: ENRICHMENT_METRICS.oldestAge,
 } as const;
 
 export interface MonitoringProps {
@@ -39,6 +43,7 @@ export interface MonitoringProps {
     readonly processor: IFunction;
     readonly query: IFunction;
     readonly reconciler: IFunction;
+    readonly enricher: IFunction;
   };
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
@@ -55,6 +60,8 @@ export interface MonitoringProps {
     readonly api5xx: number;
     readonly signatureFailures: number;
     readonly threeToneThrottled: number;
+    /** The oldest conversation waiting for enrichment ended this long ago. */
+    readonly enrichmentAgeSeconds: number;
   };
 }
 
@@ -77,7 +84,9 @@ export class Monitoring extends Construct {
     | 'api5xx'
     | 'signatureFailures'
     | 'threeToneThrottled'
-    | 'threeToneApiKeyMissing',
+    | 'threeToneApiKeyMissing'
+    | 'enrichmentBacklog'
+    | 'enricherErrors',
     Alarm
   >;
 
@@ -171,7 +180,26 @@ export class Monitoring extends Construct {
         'ThreeToneApiKeyMissing',
         custom(CustomMetric.ThreeToneApiKeyMissing),
         1,
-        `The ThreeTone API key is still the placeholder, or ThreeTone refused it (401/403): put your key in the secret ${props.apiKeySecret.secretArn}. Messages wait in the queue meanwhile.`,
+        `The ThreeTone API key is still the placeholder, or ThreeTone refused it (401/403): put your key in the secret ${props.apiKeySecret.secretArn}. Conversations are recorded from their webhooks meanwhile; their details wait on the enrichment queue.`,
+      ),
+      enrichmentBacklog: alarm(
+        'EnrichmentBacklogAge',
+        new Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: CustomMetric.OldestEnrichmentAgeSeconds,
+          dimensionsMap: { service: props.serviceName },
+          statistic: 'Maximum',
+          period: FIVE_MINUTES,
+        }),
+        t.enrichmentAgeSeconds,
+        `The oldest conversation waiting for ThreeTone's details ended ${t.enrichmentAgeSeconds} s ago or more: the request quota (THREETONE_REQUESTS_PER_*) is too small for the traffic, or ThreeTone is failing. Webhook facts are unaffected.`,
+        3,
+      ),
+      enricherErrors: alarm(
+        'EnricherErrors',
+        fn.enricher.metricErrors({ statistic: 'Sum', period: Duration.minutes(15) }),
+        3,
+        "Enricher runs failed; ThreeTone's details are not being fetched (the processor's short drains still try).",
       ),
     };
 
@@ -245,6 +273,18 @@ export class Monitoring extends Construct {
           perMinute(CustomMetric.ThreeToneApiKeyMissing, 'waiting for the API key'),
         ],
         right: [fn.processor.metricDuration({ ...minute, statistic: 'p99', label: 'processor p99 (ms)' })],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Enrichment backlog (waiting for ThreeTone)',
+        width: 24,
+        left: [
+          new Metric({ namespace: METRICS_NAMESPACE, metricName: CustomMetric.EnrichmentsPending, dimensionsMap: { service: props.serviceName }, statistic: 'Maximum', period: Duration.minutes(1), label: 'conversations waiting' }),
+        ],
+        right: [
+          new Metric({ namespace: METRICS_NAMESPACE, metricName: CustomMetric.OldestEnrichmentAgeSeconds, dimensionsMap: { service: props.serviceName }, statistic: 'Maximum', period: Duration.minutes(1), label: 'oldest waiting (s)' }),
+        ],
       }),
     );
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: Object.values(this.alarms) }));

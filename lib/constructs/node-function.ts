@@ -52,6 +52,7 @@ export type TableAction =
   | 'dynamodb:PutItem'
   | 'dynamodb:UpdateItem'
   | 'dynamodb:DeleteItem'
+  | 'dynamodb:ConditionCheckItem'
   | 'dynamodb:Query';
 
 export type QueueAction = 'sqs:SendMessage';

@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ReconcilerSettings, reconcilerEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
+import { type ReconcilerSettings, reconcilerEnv, requestBudgetEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface ReconcilerProps {
@@ -43,11 +43,14 @@ export class Reconciler extends Construct {
       // The next scheduled run does the same work; a retry would only add calls against ThreeTone's quota.
       retryAttempts: 0,
     })
-      .bindTable(props.table, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:DeleteItem'])
+      // GetItem/Query/DeleteItem: records and the outbox sweep; UpdateItem/PutItem/ConditionCheckItem:
+      // the shared ThreeTone request budget.
+      .bindTable(props.table, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'])
       .bindEventBus(props.bus)
       .bindQueue(props.queue, ['sqs:SendMessage'])
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
       .setSettings(threeToneClientEnv(props.threeTone))
+      .setSettings(requestBudgetEnv(props.settings.budget))
       .setSettings(reconcilerEnv(props.settings));
 
     this.schedule = new Rule(this, 'Schedule', {

@@ -31,7 +31,7 @@ describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', 
     const functions = Object.values(stateless.template.Resources as Record<string, any>).filter(
       (r) => r.Type === 'AWS::Lambda::Function',
     );
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const fn of functions) {
       // The asset's S3 key is `<hash>.zip`; the bundle sits in `asset.<hash>` in the assembly.
       const assetDir = join(assembly.directory, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);

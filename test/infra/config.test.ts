@@ -22,6 +22,7 @@ describe('loadConfig', () => {
     expect(config.webhook).toEqual({ throttle: { rateLimit: 50, burstLimit: 100 } });
     expect(config.processor).toMatchObject({ batchSize: 10, maxConcurrency: 2, schedule: { timeoutSeconds: 130, visibilityTimeoutSeconds: 780 } });
     expect(config.processor.settings).toEqual({
+      enrichment: { budget: { perMinute: 100, perHour: 1000 }, giveUpHours: 6, maxAgeDays: 7 },
       alerts: { longDurationSeconds: 600, lowSatisfaction: 2.5 },
       maxReceiveCount: 5,
       retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 },

@@ -13,7 +13,7 @@ const alarmProps = (alarm: keyof typeof alarms) => template.toJSON().Resources[l
 describe('alarms', () => {
   it('notifies the topic on alarm and on recovery, for every alarm', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(9);
+    expect(all).toHaveLength(11);
     for (const a of all) {
       expect(isTopic(a.Properties.AlarmActions)).toBe(true);
       expect(isTopic(a.Properties.OKActions)).toBe(true);
@@ -44,6 +44,21 @@ describe('alarms', () => {
     expect(visibility.visibilityTimeout).toBe(780);
     expect(alarmProps('queueAge').Threshold).toBe(5 * 780 + 300);
     expect(config.alarms.queueAgeSeconds).toBe(5 * 780 + 300);
+  });
+
+  it("fires when the oldest conversation waiting for ThreeTone's details is too old (back-pressure), from the enricher's metric", () => {
+    expect(alarmProps('enrichmentBacklog')).toMatchObject({
+      Namespace: 'ThreeTonePipeline',
+      MetricName: 'OldestEnrichmentAgeSeconds',
+      Statistic: 'Maximum',
+      Threshold: 120 * 60,
+      Dimensions: [{ Name: 'service', Value: config.functions.serviceName }],
+    });
+    expect(config.alarms.enrichmentAgeSeconds).toBe(7200);
+    expect(alarmProps('enricherErrors')).toMatchObject({
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stateless.enrichment.handler.function) } }],
+    });
   });
 
   it('fires on processor and reconciler errors', () => {

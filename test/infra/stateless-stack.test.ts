@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, threeToneClientEnv } from '#functions/config.js';
+import { ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, requestBudgetEnv, threeToneClientEnv } from '#functions/config.js';
 import { measuredWorstCaseMs } from '#test/helpers/threetone-budget.js';
 import { QUERY_PATHS, WEBHOOK_PATH } from '#lib/constructs/pipeline-api.js';
 import { actionsOf, logicalId, resourcesFor, statementsOfRole, synthPipeline } from './support.js';
@@ -13,6 +13,7 @@ const functions = {
   processor: stateless.processing.processor,
   query: stateless.query.handler,
   reconciler: stateless.reconciler.handler,
+  enricher: stateless.enrichment.handler,
 };
 type Name = keyof typeof functions;
 const fnProps = (name: Name) => resources[logicalId(functions[name].function)]!.Properties;
@@ -52,7 +53,7 @@ describe('function defaults (one construct for all)', () => {
 
   it('gives every log group a bounded retention', () => {
     const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(5); // four functions + API access logs
+    expect(groups).toHaveLength(6); // five functions + API access logs
     for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
   });
 
@@ -82,10 +83,8 @@ describe('environment variables: exactly what each function reads', () => {
     const env = envOf('processor');
     // The bindings (each set with its grant), then exactly the settings rendered from the typed config:
     // a new setting reaches the function without being listed here (README's Settings test lists it).
-    const settings = { ...threeToneClientEnv(config.threeTone), ...processorEnv(config.processor.settings) };
-    expect(Object.keys(env).sort()).toEqual(
-      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_URL', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort(),
-    );
+    const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.processor.settings.enrichment.budget), ...processorEnv(config.processor.settings) };
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort());
     // Rendered by the same functions the handlers' loaders invert (round trip: test/unit/config.test.ts).
     expect(env).toMatchObject({ ...threeToneClientEnv(config.threeTone), ...processorEnv(config.processor.settings) });
     expect(env).toMatchObject({
@@ -100,11 +99,25 @@ describe('environment variables: exactly what each function reads', () => {
       TRANSCRIPT_RETENTION_DAYS: '0',
       RECORD_RETENTION_DAYS: '0',
       REDACT_PERSONAL_DATA: 'true',
+      THREETONE_REQUESTS_PER_MINUTE: '100',
+      THREETONE_REQUESTS_PER_HOUR: '1000',
+      ENRICHMENT_GIVE_UP_HOURS: '6',
+      ENRICHMENT_MAX_AGE_DAYS: '7',
     });
     expect(refersTo(JSON.stringify(env.TABLE_NAME), stateful.table)).toBe(true);
     expect(refersTo(JSON.stringify(env.EVENT_BUS_NAME), stateful.bus)).toBe(true);
     expect(refersTo(JSON.stringify(env.THREETONE_API_KEY_SECRET_ARN), stateful.apiKeySecret)).toBe(true);
-    expect(refersTo(JSON.stringify(env.QUEUE_URL), stateful.queue)).toBe(true);
+  });
+
+  it('enricher: the processor\'s settings, the client and the budget, and its run length', () => {
+    const env = envOf('enricher');
+    const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.processor.settings.enrichment.budget), ...processorEnv(config.processor.settings) };
+    expect(Object.keys(env).sort()).toEqual(
+      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', 'ENRICHER_RUN_SECONDS', ...Object.keys(settings)].sort(),
+    );
+    expect(env).toMatchObject({ ...settings, ENRICHER_RUN_SECONDS: '50' });
+    // A run (50 s) plus a request in flight and a commit fit in the function's timeout.
+    expect(fnProps('enricher').Timeout).toBeGreaterThan(50 + 5);
   });
 
   it('query', () => {
@@ -115,7 +128,7 @@ describe('environment variables: exactly what each function reads', () => {
 
   it('reconciler', () => {
     const env = envOf('reconciler');
-    const settings = { ...threeToneClientEnv(config.threeTone), ...reconcilerEnv(config.reconciler.settings) };
+    const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.reconciler.settings.budget), ...reconcilerEnv(config.reconciler.settings) };
     expect(Object.keys(env).sort()).toEqual(
       [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_URL', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort(),
     );
@@ -144,11 +157,12 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(refersTo(secret!, stateful.webhookSecret)).toBe(true);
   });
 
-  it('processor: read/write items, query the indexes, publish, read the API key, consume (and re-queue to) the queue', () => {
+  it('processor: read/write items (budget condition checks included), query the indexes, publish, read the API key, consume the queue', () => {
     const statements = statementsOf('processor');
     expect(actionsOf(statements)).toEqual(
       [
         ...LOGS,
+        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
@@ -156,14 +170,12 @@ describe('IAM: each function may do exactly what its code does', () => {
         'dynamodb:UpdateItem',
         'events:PutEvents',
         'secretsmanager:GetSecretValue',
-        // From the SQS event source: exactly what polling needs.
+        // From the SQS event source: exactly what polling needs (facts never wait: nothing is re-queued).
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
-        // Re-queues a message with a delay while the ThreeTone API key is not set.
-        'sqs:SendMessage',
       ].sort(),
     );
     const queries = resourcesFor(statements, 'dynamodb:Query');
@@ -171,7 +183,7 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(queries.filter((r) => r.includes('/index/by-agent'))).toHaveLength(1);
     expect(queries.filter((r) => r.includes('/index/by-time'))).toHaveLength(1);
     for (const r of resourcesFor(statements, 'dynamodb:PutItem')) expect(r).not.toContain('/index/');
-    for (const action of ['sqs:ReceiveMessage', 'sqs:SendMessage']) {
+    for (const action of ['sqs:ReceiveMessage']) {
       const queues = resourcesFor(statements, action);
       expect(queues).toHaveLength(1);
       expect(refersTo(queues[0]!, stateful.queue)).toBe(true);
@@ -186,14 +198,44 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(resourcesFor(statements, 'dynamodb:Query')).toHaveLength(3);
   });
 
-  it('reconciler: query, get and delete items, publish, queue repairs, read the API key', () => {
+  it('enricher: the processor\'s table actions, publish, read the API key; no queue', () => {
+    const statements = statementsOf('enricher');
+    expect(actionsOf(statements)).toEqual(
+      [
+        ...LOGS,
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'events:PutEvents',
+        'secretsmanager:GetSecretValue',
+      ].sort(),
+    );
+    for (const r of resourcesFor(statements, 'dynamodb:PutItem')) expect(r).not.toContain('/index/');
+  });
+
+  it('runs the enricher every minute, with no retry of a failed run', () => {
+    const rules = Object.values(resources).filter(
+      (r) => r.Type === 'AWS::Events::Rule' && JSON.stringify(r.Properties.Targets).includes(logicalId(stateless.enrichment.handler.function)),
+    );
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.Properties.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rules[0]!.Properties.Targets[0].RetryPolicy).toEqual({ MaximumRetryAttempts: 0 });
+  });
+
+  it('reconciler: query, get and delete items, draw on the budget, publish, queue repairs, read the API key', () => {
     const statements = statementsOf('reconciler');
     expect(actionsOf(statements)).toEqual(
       [
         ...LOGS,
+        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
+        'dynamodb:PutItem',
         'dynamodb:Query',
+        'dynamodb:UpdateItem',
         'events:PutEvents',
         'secretsmanager:GetSecretValue',
         'sqs:SendMessage',

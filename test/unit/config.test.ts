@@ -6,10 +6,12 @@ import {
   loadProcessorConfig,
   loadQueryConfig,
   loadReconcilerConfig,
+  loadRequestBudgetConfig,
   loadThreeToneClientConfig,
   processorEnv,
   queryEnv,
   reconcilerEnv,
+  requestBudgetEnv,
   SETTINGS,
   threeToneClientEnv,
 } from '#functions/config.js';
@@ -34,6 +36,10 @@ const CUSTOM = {
   REDACT_FIELDS: 'email, name',
   RECONCILE_LOOKBACK_HOURS: '12',
   OUTBOX_GRACE_SECONDS: '60',
+  THREETONE_REQUESTS_PER_MINUTE: '60',
+  THREETONE_REQUESTS_PER_HOUR: '600',
+  ENRICHMENT_GIVE_UP_HOURS: '2.5',
+  ENRICHMENT_MAX_AGE_DAYS: '3',
   QUERY_API_KEY: 'local-key',
 };
 const TABLE = { TABLE_NAME: 't' };
@@ -51,9 +57,10 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     const ingest = loadIngestConfig(env);
     expect(loadIngestConfig(ingestEnv(ingest))).toEqual(ingest);
     const { tableName, ...processor } = loadProcessorConfig(env);
-    expect(loadProcessorConfig({ ...TABLE, ...processorEnv(processor) })).toEqual({ tableName, ...processor });
+    // The budget is rendered apart (every function that calls ThreeTone gets it), so it joins each round trip.
+    expect(loadProcessorConfig({ ...TABLE, ...processorEnv(processor), ...requestBudgetEnv(processor.enrichment.budget) })).toEqual({ tableName, ...processor });
     const { tableName: _t, ...reconciler } = loadReconcilerConfig(env);
-    expect(loadReconcilerConfig({ ...TABLE, ...reconcilerEnv(reconciler) })).toEqual({ tableName, ...reconciler });
+    expect(loadReconcilerConfig({ ...TABLE, ...reconcilerEnv(reconciler), ...requestBudgetEnv(reconciler.budget) })).toEqual({ tableName, ...reconciler });
     const query = loadQueryConfig(env);
     expect(loadQueryConfig({ ...TABLE, ...queryEnv(query) })).toEqual(query);
   });
@@ -63,6 +70,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     expect(loadIngestConfig(CUSTOM)).toEqual({ signature: { header: 'x-sig', prefix: 'v1=' }, replayWindowSeconds: 600 });
     expect(loadProcessorConfig({ ...CUSTOM, ...TABLE })).toEqual({
       tableName: 't',
+      enrichment: { budget: { perMinute: 60, perHour: 600 }, giveUpHours: 2.5, maxAgeDays: 3 },
       alerts: { longDurationSeconds: 90.5, lowSatisfaction: 3 },
       maxReceiveCount: 9,
       retention: { rawEventDays: 7, transcriptDays: 14, recordDays: 365 },
@@ -77,6 +85,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       ingestEnv(loadIngestConfig(defaults)),
       processorEnv(loadProcessorConfig({ ...defaults, REDACT_PERSONAL_DATA: 'true' })),
       reconcilerEnv(loadReconcilerConfig(defaults)),
+      requestBudgetEnv(loadRequestBudgetConfig(defaults)),
     ].flatMap((env) => Object.keys(env));
     expect(new Set(rendered).size).toBe(rendered.length);
     expect(rendered.sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
