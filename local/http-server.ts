@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { logger } from '#functions/shared/logger.js';
 import { listen } from './listen.js';
@@ -26,6 +27,10 @@ export interface HttpServerOptions {
   isReady: () => boolean;
   /** API Gateway's own payload limit. @default 10 MiB */
   maxBodyBytes?: number;
+  /** WebSocket upgrade requests (the live stream); without it they are refused. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Static files answered to GET before the API routes (the live page); null: not a static path. */
+  staticFile?: (path: string) => Promise<{ contentType: string; body: Buffer } | null>;
 }
 
 export interface RunningHttpServer {
@@ -102,6 +107,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
     const matched = candidates.find((c) => c.route.method === method);
     if (candidates.length === 0) {
+      // Not an API route: maybe a static file (the live page).
+      const file = opts.staticFile && (method === 'GET' || method === 'HEAD') ? await opts.staticFile(rawPath) : null;
+      if (file) return reply(200, { 'content-type': file.contentType, 'cache-control': 'no-cache' }, method === 'HEAD' ? '' : file.body);
       return reply(404, JSON_HEADERS, errorBody('not_found', `No route for ${method} ${rawPath}`));
     }
     if (!matched) {
@@ -161,6 +169,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     return reply(status, headers, payload);
   }
 
+  server.on('upgrade', (req, socket, head) => {
+    if (opts.upgrade && !closing) opts.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   const url = await listen(server, opts.port, opts.host);
 
   return {

@@ -37,7 +37,7 @@ beforeAll(async () => {
   }
   const { deadLettered } = await h.deliver(bodies);
   expect(deadLettered).toEqual([]);
-  query = createQueryHandler({ queries: createDynamoDbQueries(h.table.doc, h.table.tableName), config: {} });
+  query = createQueryHandler({ queries: createDynamoDbQueries(h.table.doc, h.table.tableName), config: { tableName: h.table.tableName, apiKey: undefined } });
 });
 
 afterAll(() => h?.close());
