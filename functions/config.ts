@@ -168,4 +168,14 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
   };
 }
 
+export interface LivePublisherConfig {
+  /** The Event API's HTTP domain (`<id>.appsync-api.<region>.amazonaws.com`). */
+  readonly httpDomain: string;
+  readonly region: string;
+}
+
+export function loadLivePublisherConfig(env: Env = process.env): LivePublisherConfig {
+  return { httpDomain: str(env, 'LIVE_EVENTS_HTTP_DOMAIN'), region: str(env, 'AWS_REGION') };
+}
+
 export { str as requireEnv, optional as optionalEnv, list as listEnv, bool as boolEnv, num as numEnv };

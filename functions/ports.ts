@@ -54,6 +54,12 @@ export interface EventPublisher {
   publish(events: readonly BusEvent[]): Promise<{ failed: BusEvent[] }>;
 }
 
+/** A managed WebSocket pub/sub service (AppSync Events on AWS). */
+export interface LiveChannelPublisher {
+  /** Publishes the messages (JSON strings) to one channel; rejects when any was not accepted. */
+  publish(channel: string, messages: readonly string[]): Promise<void>;
+}
+
 // ---------------------------------------------------------------- storage (processor side)
 
 /** Where an event belongs: a conversation, a call not yet linked to one, or the platform. */
