@@ -159,6 +159,9 @@ export const CONTEXT = {
   reconcileLookbackHours: integer(6, 'How far back the reconciler lists ThreeTone conversations (`RECONCILE_LOOKBACK_HOURS`).', { min: 1, max: 168 }),
   outboxGraceSeconds: integer(300, 'Outbox entries older than this are published by the reconciler\'s sweep (`OUTBOX_GRACE_SECONDS`).', { min: 0 }),
 
+  liveApiKeyExpiryDays: integer(365, 'Days until the live stream\'s API key (subscribe only) expires, counted from each deploy (AppSync allows 1 to 365): redeploy within that time to extend it.', { min: 1, max: 365 }),
+  liveAllowedOrigins: optionalText('Comma-separated https origins allowed to call the query API from a browser (CORS), e.g. where the live page is hosted; unset = no CORS.', /^https:\/\/[^\s,/]+(,https:\/\/[^\s,/]+)*$/, 'https origins separated by commas, no paths'),
+
   alarmEmail: optionalText('E-mail address subscribed to the alarm topic (confirm the subscription mail).', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
   alarmQueueAgeSeconds: integer(900, 'Alarm when the oldest message in the work queue is older than this.', { min: 60 }),
   alarmProcessorErrors: integer(1, 'Alarm when processor invocations fail (crash or timeout) at least this many times in 5 minutes.', { min: 1 }),
@@ -215,6 +218,11 @@ export interface PipelineConfig {
     readonly lookbackHours: number;
     readonly outboxGraceSeconds: number;
   };
+  readonly live: {
+    readonly apiKeyExpiryDays: number;
+    /** Browser origins allowed to call the query API (CORS); empty: none. */
+    readonly allowedOrigins: readonly string[];
+  };
   readonly alarms: {
     readonly email: string | undefined;
     readonly queueAgeSeconds: number;
@@ -269,6 +277,10 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
       scheduleMinutes: v('reconcileScheduleMinutes'),
       lookbackHours: v('reconcileLookbackHours'),
       outboxGraceSeconds: v('outboxGraceSeconds'),
+    },
+    live: {
+      apiKeyExpiryDays: v('liveApiKeyExpiryDays'),
+      allowedOrigins: v('liveAllowedOrigins')?.split(',') ?? [],
     },
     alarms: {
       email: v('alarmEmail'),

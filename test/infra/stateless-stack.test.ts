@@ -11,6 +11,7 @@ const functions = {
   processor: stateless.processing.processor,
   query: stateless.query.handler,
   reconciler: stateless.reconciler.handler,
+  livePublisher: stateless.live.publisher,
 };
 type Name = keyof typeof functions;
 const fnProps = (name: Name) => resources[logicalId(functions[name].function)]!.Properties;
@@ -50,7 +51,7 @@ describe('function defaults (one construct for all)', () => {
 
   it('gives every log group a bounded retention', () => {
     const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(5); // four functions + API access logs
+    expect(groups).toHaveLength(7); // five functions + API access logs + the live Event API's logs
     for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
   });
 
