@@ -160,7 +160,7 @@ export const CONTEXT = {
   outboxGraceSeconds: integer(300, 'Outbox entries older than this are published by the reconciler\'s sweep (`OUTBOX_GRACE_SECONDS`).', { min: 0 }),
 
   liveApiKeyExpiryDays: integer(365, 'Days until the live stream\'s API key (subscribe only) expires, counted from each deploy (AppSync allows 1 to 365): redeploy within that time to extend it.', { min: 1, max: 365 }),
-  liveAllowedOrigins: optionalText('Comma-separated https origins allowed to call the query API from a browser (CORS), e.g. where the live page is hosted; unset = no CORS.', /^https:\/\/[^\s,/]+(,https:\/\/[^\s,/]+)*$/, 'https origins separated by commas, no paths'),
+  liveAllowedOrigins: optionalText('Comma-separated origins allowed to call the query API from a browser (CORS), i.e. where the live page is served: https origins, or `http://localhost:<port>`; unset = no CORS.', /^(https:\/\/[^\s,/]+|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?)(,(https:\/\/[^\s,/]+|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?))*$/, 'https origins (or http://localhost:<port>) separated by commas, no paths'),
 
   alarmEmail: optionalText('E-mail address subscribed to the alarm topic (confirm the subscription mail).', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
   alarmQueueAgeSeconds: integer(900, 'Alarm when the oldest message in the work queue is older than this.', { min: 60 }),

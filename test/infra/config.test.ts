@@ -38,6 +38,14 @@ describe('loadConfig', () => {
     expect(config.threeTone.apiUrl).toBe('https://api.threetone.com');
   });
 
+  it('reads the live page origins: https, or http on localhost', () => {
+    expect(from({}).live).toEqual({ apiKeyExpiryDays: 365, allowedOrigins: [] });
+    expect(from({ liveAllowedOrigins: 'https://ops.example.com,http://localhost:8080' }).live.allowedOrigins).toEqual([
+      'https://ops.example.com',
+      'http://localhost:8080',
+    ]);
+  });
+
   it.each([
     [{ maxReceiveCount: '0' }, 'maxReceiveCount'],
     [{ processorBatchSize: '11' }, 'processorBatchSize'],
@@ -48,6 +56,9 @@ describe('loadConfig', () => {
     [{ webhookSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook' }, 'webhookSecretArn'],
     [{ alarmEmail: 'not-an-address' }, 'alarmEmail'],
     [{ redactPersonalData: 'maybe' }, 'redactPersonalData'],
+    [{ liveApiKeyExpiryDays: '366' }, 'liveApiKeyExpiryDays'],
+    [{ liveAllowedOrigins: 'http://ops.example.com' }, 'liveAllowedOrigins'],
+    [{ liveAllowedOrigins: 'https://ops.example.com/live' }, 'liveAllowedOrigins'],
   ])('refuses %j, naming the key', (values, key) => {
     expect(() => from(values)).toThrow(PipelineConfigError);
     expect(() => from(values)).toThrow(`"${key}"`);
