@@ -4,6 +4,7 @@
  * For each message:
  *  1. parse the envelope and compute its key (its identity; ThreeTone sends no event id);
  *  2. store the event once, with its `ThreeTone Event` (and `Platform Alert`) in the outbox;
+ *     for a conversation, publish that outbox at once (before any call to ThreeTone);
  *  3. for a conversation: fold all its stored events, fetch details and transcript from ThreeTone
  *     once it has ended, rebuild the record, and commit record + aggregate delta + new events in one
  *     conditional transaction (retrying on a concurrent update);
@@ -113,11 +114,18 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  /** Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout. */
+  /**
+   * Publishes what is already in the outbox (the webhook's own `ThreeTone Event`: live clients see
+   * a call start or end without waiting for ThreeTone's details), rebuilds the conversation's record,
+   * then publishes its outbox, holding its lock throughout. Only the last publish can fail the
+   * message: a bus outage must not hold the record back.
+   */
   function reconcileConversation(conversationId: string, log: Logger = baseLog): Promise<void> {
+    const scope: EventScope = { kind: 'conversation', conversationId };
     return withLock(`conversation:${conversationId}`, async () => {
+      await flushOutbox(scope).catch((err: unknown) => log.warn('early publish failed; retried after the record', errorFields(err)));
       await reconcileUnlocked(conversationId, log);
-      await flushOutbox({ kind: 'conversation', conversationId });
+      await flushOutbox(scope);
     });
   }
 
