@@ -181,9 +181,10 @@ const NOTES = `
   bounds the detail fetches far below either. "Conversation Completed events" counts the lines on
   the local bus for the run's conversations; lines beyond the distinct \`event_id\`s are
   re-publications of the same event (consumers dedupe on \`event_id\`).
-- Live stream latency is what an operator's page waits for: the webhook's own processing (DynamoDB
-  Local transactions; for an end, the details fetched from the simulator before the outbox is
-  published) dominates; the WebSocket fan-out to 500 clients adds little. On AWS the path is
+- Live stream latency is what an operator's page waits for: the webhook's own processing up to the
+  publish of its `ThreeTone Event` (dequeue, the conditional write of the event with its outbox and
+  the outbox read in DynamoDB Local; ThreeTone's details are fetched after it) dominates; the
+  WebSocket fan-out to 500 clients adds little. On AWS the path is
   API Gateway → SQS → Lambda → EventBridge → Lambda → AppSync Events, not measured here.
 - Cold import is the module-load part of a Lambda cold start; the runtime's own start-up is not
   included. Shared machines vary: compare figures taken on the same machine, and look at the load.
