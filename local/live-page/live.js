@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const STORE_KEY = 'threetone-live-settings';
 const DAY_MS = 86_400_000;
 const MAX_ENDED_SHOWN = 12;
+const RECENT_MS = 12 * 3_600_000;
 const MAX_ALERTS_SHOWN = 30;
 const MAX_CATCH_UP_PAGES = 20;
 
@@ -141,7 +142,12 @@ const ALERT_TEXT = {
 };
 
 function addAlert(a) {
-  if (alertKeys.has(a.key)) return;
+  if (alertKeys.has(a.key)) {
+    // The same alert from another event (e.g. `Conversation Escalated` after its `Conversation Alert`): fill gaps.
+    const known = alerts.find((x) => x.key === a.key);
+    if (known) for (const [k, v] of Object.entries(a)) if (known[k] === undefined || known[k] === null) known[k] = v;
+    return;
+  }
   alertKeys.add(a.key);
   alerts.push(a);
   alerts.sort((x, y) => (ms(y.time) || 0) - (ms(x.time) || 0));
@@ -328,7 +334,8 @@ function activeRow(c) {
 }
 
 function endedRow(c) {
-  const tags = [el('span', { class: 'tag', 'data-kind': 'info' }, el('span', { class: 'sr-only' }, 'Duration '), clock(c.duration))];
+  const tags = [];
+  if (typeof c.duration === 'number') tags.push(el('span', { class: 'tag', 'data-kind': 'info' }, el('span', { class: 'sr-only' }, 'Duration '), clock(c.duration)));
   if (c.resolution === 'resolved') tags.push(tag('good', '✓ Resolved'));
   else if (c.resolution === 'unresolved') tags.push(tag('bad', '✗ Unresolved'));
   else if (c.detailsStored) tags.push(tag('', '? Outcome unknown'));
@@ -345,8 +352,7 @@ function endedRow(c) {
   return row;
 }
 
-function alertItem(a, old) {
-  if (old) return old;
+function alertItem(a) {
   const t = ALERT_TEXT[a.kind] ?? { icon: '⚠', title: a.kind ?? 'Alert', severity: 'medium' };
   let text;
   if (a.platform) text = a.message ? `${a.message}` : 'Platform alert';
@@ -399,8 +405,11 @@ function render() {
   reconcileList($('active'), active, (c) => c.id, activeRow);
   $('active-empty').hidden = active.length > 0;
   $('active-count').textContent = String(active.length);
-  reconcileList($('ended'), endedToday.slice(0, MAX_ENDED_SHOWN), (c) => c.id, endedRow);
-  $('ended-empty').hidden = endedToday.length > 0;
+  // "Just ended" is about recency, not the UTC day (a call that ended at 23:59 is still news at 00:01).
+  const recentSince = Date.now() - RECENT_MS;
+  const endedRecently = all.filter((c) => c.status === 'ended' && ms(c.endedAt) >= recentSince).sort((a, b) => ms(b.endedAt) - ms(a.endedAt));
+  reconcileList($('ended'), endedRecently.slice(0, MAX_ENDED_SHOWN), (c) => c.id, endedRow);
+  $('ended-empty').hidden = endedRecently.length > 0;
   reconcileList($('alerts'), alerts.slice(0, MAX_ALERTS_SHOWN), (a) => a.key, alertItem);
   $('alerts-empty').hidden = alerts.length > 0;
 

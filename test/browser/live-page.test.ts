@@ -121,6 +121,7 @@ describe('live page', () => {
     if (process.env.LIVE_PAGE_SCREENSHOT) {
       await expect.poll(() => page.locator('#ended li').count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(8);
       await page.evaluate('document.activeElement?.blur()');
+      await page.emulateMedia({ reducedMotion: 'reduce' }); // no row caught mid-animation
       await page.screenshot({ path: process.env.LIVE_PAGE_SCREENSHOT, fullPage: true });
     }
   }, 120_000);
