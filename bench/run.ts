@@ -182,7 +182,7 @@ const NOTES = `
   the local bus for the run's conversations; lines beyond the distinct \`event_id\`s are
   re-publications of the same event (consumers dedupe on \`event_id\`).
 - Live stream latency is what an operator's page waits for: the webhook's own processing up to the
-  publish of its `ThreeTone Event` (dequeue, the conditional write of the event with its outbox and
+  publish of its \`ThreeTone Event\` (dequeue, the conditional write of the event with its outbox and
   the outbox read in DynamoDB Local; ThreeTone's details are fetched after it) dominates; the
   WebSocket fan-out to 500 clients adds little. On AWS the path is
   API Gateway → SQS → Lambda → EventBridge → Lambda → AppSync Events, not measured here.
