@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
-export const LAMBDA_ENTRIES = ['ingest', 'processor', 'query', 'reconciler'] as const;
+export const LAMBDA_ENTRIES = ['ingest', 'processor', 'query', 'reconciler', 'live-publisher'] as const;
 
 export interface BundleFigures {
   name: string;
@@ -28,6 +28,7 @@ const LAMBDA_ENV: Record<string, string> = {
   QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/threetone-webhooks',
   TABLE_NAME: 'threetone-pipeline',
   EVENT_BUS_NAME: 'threetone-pipeline',
+  LIVE_EVENTS_HTTP_DOMAIN: 'example.appsync-api.us-east-1.amazonaws.com',
   THREETONE_WEBHOOK_SECRET: 'bench-secret',
   AWS_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

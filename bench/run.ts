@@ -2,7 +2,8 @@
  * `npm run bench [-- --write]`: figures, never pass/fail.
  *
  * (a) the local runtime, started in this process on a temp DATA_DIR (ThreeTone simulator rate limit
- *     and reconciler off): end-to-end throughput (N conversations sent → queue drained), then ingest
+ *     and reconciler off): live stream latency (webhook 202 → WebSocket message, alone and among
+ *     many connected clients; bench/live-bench.ts), end-to-end throughput (N conversations sent → queue drained), then ingest
  *     under load with autocannon (the queue consumer stopped, so the figure is the ingest path alone);
  * (b) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
  * Prints a markdown report; `--write` puts it into BENCHMARKS.md between the bench markers.
@@ -12,6 +13,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleBench, type BundleFigures } from './bundle-bench.js';
+import type { LiveFigures } from './live-bench.js';
 import type { EndToEndFigures, IngestFigures } from './runtime-bench.js';
 
 // Before anything loads the shared logger: one JSON line per request would be the benchmark.
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     conversations: { type: 'string', default: '200' },
+    'live-conversations': { type: 'string', default: '40' },
+    'live-clients': { type: 'string', default: '500' },
     'skip-runtime': { type: 'boolean', default: false },
     'skip-bundles': { type: 'boolean', default: false },
   },
@@ -37,7 +41,9 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const conversations = Number(values.conversations);
-for (const [name, v] of Object.entries({ seconds, connections, conversations })) {
+const liveConversations = Number(values['live-conversations']);
+const liveClients = Number(values['live-clients']);
+for (const [name, v] of Object.entries({ seconds, connections, conversations, 'live-conversations': liveConversations, 'live-clients': liveClients })) {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
 }
 
@@ -57,10 +63,11 @@ function machine() {
   };
 }
 
-async function runtimeFigures(): Promise<{ e2e: EndToEndFigures; ingest: IngestFigures }> {
+async function runtimeFigures(): Promise<{ e2e: EndToEndFigures; ingest: IngestFigures; live: LiveFigures[] }> {
   // Imported here, after the environment above is set.
   const { startLocalRuntime } = await import('#local/runtime.js');
   const { endToEndBench, ingestBench } = await import('./runtime-bench.js');
+  const { liveBench } = await import('./live-bench.js');
   const dataDir = await mkdtemp(join(os.tmpdir(), 'threetone-bench-'));
   log(`starting the local runtime in ${dataDir}`);
   const rt = await startLocalRuntime({
@@ -75,11 +82,17 @@ async function runtimeFigures(): Promise<{ e2e: EndToEndFigures; ingest: IngestF
     THREETONE_API_URL: '',
   });
   try {
+    // First, on an idle pipeline: each sample is one webhook at a time.
+    const live: LiveFigures[] = [];
+    for (const otherClients of [0, liveClients]) {
+      log(`live stream: ${liveConversations * 2} webhooks, one at a time, ${otherClients} other clients connected`);
+      live.push(await liveBench(rt, { conversations: liveConversations, otherClients, runId: String(Date.now()) }));
+    }
     log(`end to end: ${conversations} conversations, ${connections} in flight, until the queue drains`);
     const e2e = await endToEndBench(rt, { conversations, concurrency: connections });
     log(`ingest: autocannon, ${connections} connections, ${seconds} s`);
     const ingest = await ingestBench(rt, { connections, seconds, poolSize: 20_000 });
-    return { e2e, ingest };
+    return { e2e, ingest, live };
   } finally {
     log('stopping the runtime');
     await rt.stop();
@@ -91,9 +104,25 @@ function report(m: ReturnType<typeof machine>, runtime: Awaited<ReturnType<typeo
   const lines: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   lines.push(`Measured ${date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}; load average at the end ${m.load}.`);
-  lines.push(`Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations}\`.`);
+  lines.push(
+    `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients}\`.`,
+  );
   if (runtime) {
     const { ingest: i, e2e: e } = runtime;
+    lines.push('');
+    lines.push('### Local runtime: live stream latency');
+    lines.push('');
+    lines.push(
+      'Webhook `202` → the `ThreeTone Event` envelope of that webhook at a client of `ws://…/live` subscribed to everything ' +
+        `(ingest → durable queue → processor → DynamoDB Local → bus → WebSocket). ${liveConversations} conversations, start and end webhooks, ` +
+        'sent one at a time; with other clients, the measuring client is the last one served.',
+    );
+    lines.push('');
+    lines.push('| clients connected | samples | p50 | p95 | max | lost | clients dropped as slow |');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+    for (const l of runtime.live) {
+      lines.push(`| ${l.otherClients + 1} | ${l.samples} | ${l.latencyMs.p50} ms | ${l.latencyMs.p95} ms | ${l.latencyMs.max} ms | ${l.lost} | ${l.dropped} |`);
+    }
     lines.push('');
     lines.push('### Local runtime: webhook ingest');
     lines.push('');
@@ -152,6 +181,11 @@ const NOTES = `
   bounds the detail fetches far below either. "Conversation Completed events" counts the lines on
   the local bus for the run's conversations; lines beyond the distinct \`event_id\`s are
   re-publications of the same event (consumers dedupe on \`event_id\`).
+- Live stream latency is what an operator's page waits for: the webhook's own processing up to the
+  publish of its \`ThreeTone Event\` (dequeue, the conditional write of the event with its outbox and
+  the outbox read in DynamoDB Local; ThreeTone's details are fetched after it) dominates; the
+  WebSocket fan-out to 500 clients adds little. On AWS the path is
+  API Gateway → SQS → Lambda → EventBridge → Lambda → AppSync Events, not measured here.
 - Cold import is the module-load part of a Lambda cold start; the runtime's own start-up is not
   included. Shared machines vary: compare figures taken on the same machine, and look at the load.
 `;

@@ -368,4 +368,17 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
 /** The reconciler's own settings (its budget is rendered by `requestBudgetEnv`). */
 export const reconcilerEnv = ({ budget: _budget, ...settings }: ReconcilerSettings) => render(RECONCILER, settings);
 
+// ---------------------------------------------------------------- live publisher
+
+/** Set by the live-stream construct from the Event API it creates (not a deployment setting). */
+export interface LivePublisherConfig {
+  /** The Event API's HTTP domain (`<id>.appsync-api.<region>.amazonaws.com`). */
+  readonly httpDomain: string;
+  readonly region: string;
+}
+
+export function loadLivePublisherConfig(env: Env = process.env): LivePublisherConfig {
+  return { httpDomain: str(env, 'LIVE_EVENTS_HTTP_DOMAIN'), region: str(env, 'AWS_REGION') };
+}
+
 export { str as requireEnv, optional as optionalEnv, list as listEnv, bool as boolEnv, num as numEnv };

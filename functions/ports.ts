@@ -4,7 +4,7 @@
  */
 import type { BusEvent } from '#core/bus-events.js';
 import type { AggregateDelta, AgentDay } from '#core/aggregates.js';
-import type { ConversationRecord, Envelope, NormalizedDetails, TranscriptMetrics, TranscriptTurn } from '#core/types.js';
+import type { ConversationRecord, ConversationStatus, Envelope, NormalizedDetails, TranscriptMetrics, TranscriptTurn } from '#core/types.js';
 import type { Contribution } from '#core/aggregates.js';
 
 // ---------------------------------------------------------------- ingest
@@ -55,6 +55,12 @@ export interface EventPublisher {
    * were); the caller keeps those for a later attempt.
    */
   publish(events: readonly BusEvent[]): Promise<{ failed: BusEvent[] }>;
+}
+
+/** A managed WebSocket pub/sub service (AppSync Events on AWS). */
+export interface LiveChannelPublisher {
+  /** Publishes the messages (JSON strings) to one channel; rejects when any was not accepted. */
+  publish(channel: string, messages: readonly string[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------- storage (processor side)
@@ -208,9 +214,13 @@ export interface ConversationPage {
 export interface ConversationQueries {
   getRecord(conversationId: string): Promise<ConversationRecord | null>;
   getTranscript(conversationId: string): Promise<TranscriptTurn[] | null>;
-  /** Newest first by `started_at` (or first-seen time), `from`/`to` inclusive ISO bounds. */
+  /**
+   * Newest first by `started_at` (or first-seen time), `from`/`to` inclusive ISO bounds; `status`
+   * keeps only records in that state (a page may then hold fewer than `limit` items before its end).
+   */
   listConversations(params: {
     agentId?: string;
+    status?: ConversationStatus;
     from?: string;
     to?: string;
     limit: number;

@@ -145,6 +145,9 @@ export const CONTEXT = {
   eventArchiveRetentionDays: integer(90, 'Days the EventBridge archive keeps published events for replay; 0 = forever.', { min: 0 }),
   reconcileScheduleMinutes: integer(15, 'Minutes between reconciler runs.', { min: 1, max: 1_440 }),
 
+  liveApiKeyExpiryDays: integer(365, 'Days until the live stream\'s API key (subscribe only) expires, counted from each deploy (AppSync allows 1 to 365): redeploy within that time to extend it.', { min: 1, max: 365 }),
+  liveAllowedOrigins: optionalText('Comma-separated origins allowed to call the query API from a browser (CORS), i.e. where the live page is served: https origins, or `http://localhost:<port>`; unset = no CORS.', /^(https:\/\/[^\s,/]+|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?)(,(https:\/\/[^\s,/]+|http:\/\/(localhost|127\.0\.0\.1)(:\d+)?))*$/, 'https origins (or http://localhost:<port>) separated by commas, no paths'),
+
   alarmEmail: optionalText('E-mail address subscribed to the alarm topic (confirm the subscription mail).', /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
   alarmQueueAgeMarginSeconds: integer(300, 'Alarm when the oldest queued message is older than its longest normal retry schedule plus this.', { min: 60 }),
   alarmProcessorErrors: integer(1, 'Alarm when processor invocations fail (crash or timeout) at least this many times in 5 minutes.', { min: 1 }),
@@ -192,6 +195,11 @@ export interface PipelineConfig {
   readonly reconciler: {
     readonly settings: ReconcilerSettings;
     readonly scheduleMinutes: number;
+  };
+  readonly live: {
+    readonly apiKeyExpiryDays: number;
+    /** Browser origins allowed to call the query API (CORS); empty: none. */
+    readonly allowedOrigins: readonly string[];
   };
   readonly alarms: {
     readonly email: string | undefined;
@@ -261,6 +269,10 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
     },
     events: { archiveRetentionDays: v('eventArchiveRetentionDays') },
     reconciler: { settings: settings(loadReconcilerSettings), scheduleMinutes: v('reconcileScheduleMinutes') },
+    live: {
+      apiKeyExpiryDays: v('liveApiKeyExpiryDays'),
+      allowedOrigins: v('liveAllowedOrigins')?.split(',') ?? [],
+    },
     alarms: {
       email: v('alarmEmail'),
       queueAgeSeconds: schedule.longestNormalWaitSeconds + v('alarmQueueAgeMarginSeconds'),

@@ -10,6 +10,7 @@ import type { PipelineConfig } from './config.js';
 import { ConversationEnricher } from './constructs/conversation-enricher.js';
 import { ConversationProcessor } from './constructs/conversation-processor.js';
 import { ConversationQuery } from './constructs/conversation-query.js';
+import { LiveStream } from './constructs/live-stream.js';
 import { Monitoring } from './constructs/monitoring.js';
 import type { FunctionDefaults } from './constructs/node-function.js';
 import { PipelineApi } from './constructs/pipeline-api.js';
@@ -50,6 +51,7 @@ export class StatelessStack extends Stack {
   public readonly query: ConversationQuery;
   public readonly reconciler: Reconciler;
   public readonly monitoring: Monitoring;
+  public readonly live: LiveStream;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -110,6 +112,15 @@ export class StatelessStack extends Stack {
       webhookThrottle: config.webhook.throttle,
       queryThrottle: config.query.throttle,
       logRetention: config.functions.logRetention,
+      corsOrigins: config.live.allowedOrigins,
+    });
+
+    this.live = new LiveStream(this, 'Live', {
+      defaults,
+      entry: entry('live-publisher'),
+      bus: props.bus,
+      apiKeyExpiryDays: config.live.apiKeyExpiryDays,
+      logRetention: config.functions.logRetention,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -132,6 +143,8 @@ export class StatelessStack extends Stack {
 
     new CfnOutput(this, 'WebhookUrl', { description: 'Register this URL with ThreeTone', value: this.api.webhookUrl });
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the IAM-authorized query routes', value: this.api.api.apiEndpoint });
+    new CfnOutput(this, 'LiveRealtimeUrl', { description: 'WebSocket URL of the live stream (AppSync Events)', value: this.live.realtimeUrl });
+    new CfnOutput(this, 'LiveApiId', { description: 'AppSync Events API id: its API key is the live stream credential', value: this.live.api.apiId });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
   }
 }

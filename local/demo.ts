@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: a realistic burst through a RUNNING system (`npm start` in another terminal).
  *
- * 1. check the server is up (GET /health), find its simulator and events file (DATA_DIR/runtime.json);
+ * 1. check the server is up (GET /health), find its simulator and events file (DATA_DIR/runtime.json),
+ *    and say where the live page is (open it to watch the run);
  * 2. generate ~40 conversations over 5 agents (seeded), ~20% of the webhooks delivered twice, and
  *    deliveries out of order;
  * 3. inject a few upstream failures at the ThreeTone simulator (500, 429, timeout, reset);
@@ -35,6 +36,13 @@ const USAGE = `usage: npm run demo -- [options]   (needs a running server: npm s
   --events-file <path>   the local bus file (default: from DATA_DIR/runtime.json)
   --skip-faults          inject no upstream failures
   QUERY_API_KEY          sent as x-api-key when set; DATA_DIR as for npm start (default .local)`;
+
+/** Where to watch the run: the live page of the server (the key, when one is needed, is not printed). */
+function livePageHint(url: string, env: Record<string, string | undefined>): string {
+  const page = `${origin(url)}/`;
+  const key = env.QUERY_API_KEY?.trim() ? `#key=<your QUERY_API_KEY>` : '';
+  return `live page: open ${page}${key} in a browser to watch this run (no reload needed)`;
+}
 
 /** What `npm start` writes to DATA_DIR/runtime.json for companion commands. */
 interface RuntimeInfo {
@@ -233,6 +241,7 @@ async function main(argv: string[]): Promise<number> {
   const eventsFile =
     values['events-file'] ?? (infoMatches ? info.eventsFile : undefined) ?? (existsSync(join(dataDir, 'events.jsonl')) ? join(dataDir, 'events.jsonl') : undefined);
   console.log(`threetone-pipeline at ${target.url}`);
+  console.log(livePageHint(target.url, process.env));
 
   // 2. the traffic
   const now = new Date();

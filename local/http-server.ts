@@ -15,6 +15,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ROUTES, type RouteSpec, routeKey, segmentsOf } from '#functions/routes.js';
 import { logger } from '#functions/shared/logger.js';
@@ -38,6 +39,10 @@ export interface HttpServerOptions {
   queryApiKey?: string;
   /** Time allowed to receive a request's headers and body; then 408 and the connection closes. @default 30000 */
   requestTimeoutMs?: number;
+  /** WebSocket upgrade requests (the live stream); without it they are refused. */
+  upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Static files answered to GET before the API routes (the live page); null: not a static path. */
+  staticFile?: (path: string) => Promise<{ contentType: string; body: Buffer } | null>;
 }
 
 export interface RunningHttpServer {
@@ -113,6 +118,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return params ? [{ route: r, params }] : [];
     });
     const matched = candidates.find((c) => c.route.method === method);
+
+    // 0. the live page's static files are public (they hold no data; the page asks for the key)
+    if (candidates.length === 0 && opts.staticFile && (method === 'GET' || method === 'HEAD')) {
+      const file = await opts.staticFile(rawPath);
+      if (file) return reply(200, { 'content-type': file.contentType, 'cache-control': 'no-cache' }, method === 'HEAD' ? '' : file.body);
+    }
 
     // 1. access, before anything reveals which routes exist
     if (expectedKey && !isOpen(matched?.route)) {
@@ -199,6 +210,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     }
   }
 
+  server.on('upgrade', (req, socket, head) => {
+    if (opts.upgrade && !closing) opts.upgrade(req, socket, head);
+    else socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
   const url = await listen(server, opts.port, opts.host);
 
   return {

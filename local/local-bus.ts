@@ -4,6 +4,7 @@
  * (`DATA_DIR/events.jsonl`). It keeps PutEvents' limits so the callers' handling of them runs
  * locally too: at most 10 entries per call (larger publishes are chunked), 256 KiB per entry (an
  * oversized entry comes back in `failed`), and failed entries reported per entry, not thrown.
+ * Listeners (`onAppend`, e.g. the live stream) get each line once it is on disk.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -40,11 +41,23 @@ export interface LocalBusOptions {
   failNext?: number;
 }
 
+/** One appended event: the line written to the file (without its newline) and its envelope. */
+export interface AppendedEvent {
+  readonly line: string;
+  readonly envelope: EventBridgeEnvelope;
+}
+
 export interface LocalBus extends EventPublisher {
   readonly file: string;
   readonly busName: string;
   /** Fault injection: the next `n` entries are returned in `failed` and not written. */
   failNext(n: number): void;
+  /**
+   * Calls `listener` with the events of each successful append, in file order, synchronously
+   * after the write (a listener must not block: it runs on the publisher's path). Returns an
+   * unsubscribe function. A listener that throws is logged and does not fail the publish.
+   */
+  onAppend(listener: (events: readonly AppendedEvent[]) => void): () => void;
 }
 
 
@@ -52,6 +65,7 @@ export function createLocalBus(opts: LocalBusOptions): LocalBus {
   const account = opts.account ?? '000000000000';
   const region = opts.region ?? 'local';
   let failures = count(opts.failNext ?? 0);
+  const listeners = new Set<(events: readonly AppendedEvent[]) => void>();
   mkdirSync(dirname(opts.file), { recursive: true });
 
   // Appends run one after another, so lines of concurrent publishes never interleave.
@@ -80,22 +94,35 @@ export function createLocalBus(opts: LocalBusOptions): LocalBus {
   async function put(entries: readonly BusEvent[]): Promise<{ failed: BusEvent[]; written: number; error?: unknown }> {
     const failed: BusEvent[] = [];
     const accepted: BusEvent[] = [];
-    const lines: string[] = [];
+    const appended: AppendedEvent[] = [];
     for (const e of entries) {
       if (failures > 0) {
         failures -= 1;
         failed.push(e);
       } else {
         accepted.push(e);
-        lines.push(stringifyJson(envelope(e)) + '\n');
+        const env = envelope(e);
+        // Numbers a double cannot hold keep their digits in the file and on the live stream.
+        appended.push({ line: stringifyJson(env), envelope: env });
       }
     }
-    if (lines.length === 0) return { failed, written: 0 };
+    if (appended.length === 0) return { failed, written: 0 };
     try {
-      await append(lines.join(''));
-      return { failed, written: accepted.length };
+      await append(appended.map((a) => `${a.line}\n`).join(''));
     } catch (error) {
       return { failed: [...failed, ...accepted], written: 0, error };
+    }
+    notify(appended);
+    return { failed, written: accepted.length };
+  }
+
+  function notify(appended: readonly AppendedEvent[]): void {
+    for (const listener of listeners) {
+      try {
+        listener(appended);
+      } catch (err) {
+        logger.warn('Bus listener failed', { errorName: err instanceof Error ? err.name : typeof err });
+      }
     }
   }
 
@@ -127,6 +154,11 @@ export function createLocalBus(opts: LocalBusOptions): LocalBus {
 
     failNext(n) {
       failures = count(n);
+    },
+
+    onAppend(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

@@ -35,6 +35,8 @@ import { logger } from '#functions/shared/logger.js';
 import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { startHttpServer } from './http-server.js';
 import { createLocalBus } from './local-bus.js';
+import { livePageFile } from './live-page.js';
+import { createLiveStream, type LiveStream } from './live-stream.js';
 import { createLocalQueue, type LocalQueue } from './local-queue.js';
 import { type SimulatorEnvelope, startThreeToneSimulator, type ThreeToneSimulator } from './threetone-simulator.js';
 
@@ -51,6 +53,9 @@ export interface LocalRuntime {
   readonly threeToneUrl: string;
   readonly simulator: ThreeToneSimulator | null;
   readonly queue: LocalQueue;
+  /** `ws://…/live`: every event appended to `eventsFile`, as it is appended. */
+  readonly liveUrl: string;
+  readonly live: LiveStream;
   stop(): Promise<void>;
 }
 
@@ -147,6 +152,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
 
     const eventsFile = join(dataDir, 'events.jsonl');
     const bus = createLocalBus({ file: eventsFile });
+    const live = createLiveStream({ apiKey: queryConfig.apiKey });
+    bus.onAppend((events) => live.publish(events));
     const queue = createLocalQueue({ dir: join(dataDir, 'queue'), maxReceiveCount, visibilityTimeoutMs });
     const store = createDynamoDbConversationStore(doc, TABLE_NAME, { retention: processorConfig.retention });
 
@@ -206,12 +213,16 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       isReady: () => ready,
       queryApiKey: queryConfig.apiKey,
       health: () => ({ enrichment: backlog }),
+      upgrade: (req, socket, head) => live.handleUpgrade(req, socket, head),
+      staticFile: livePageFile,
     });
     stops.push(() => server.close());
+    // Runs before server.close (stops run in reverse): WebSocket connections would keep it waiting.
+    stops.push(() => live.close());
     ready = true;
     // Lets companion commands (npm run demo/send) find this run and its simulator.
     const infoFile = join(dataDir, 'runtime.json');
-    await writeFile(infoFile, JSON.stringify({ url: server.url, threeToneUrl, simulator: simulator !== null, eventsFile, pid: process.pid }, null, 2));
+    await writeFile(infoFile, JSON.stringify({ url: server.url, liveUrl: `${server.url.replace(/^http/, 'ws')}/live`, threeToneUrl, simulator: simulator !== null, eventsFile, pid: process.pid }, null, 2));
     stops.push(() => rm(infoFile, { force: true }));
 
     return {
@@ -222,6 +233,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       threeToneUrl,
       simulator,
       queue,
+      liveUrl: `${server.url.replace(/^http/, 'ws')}/live`,
+      live,
       stop: stopAll,
     };
   } catch (err) {

@@ -23,8 +23,13 @@ type Key = Record<string, string>;
 
 /** DynamoDB's TTL ignores values more than five years in the past: such items are never deleted. */
 const TTL_HORIZON_SECONDS = 5 * 365 * 86_400;
-/** Bounds the work of one listing page when many items in a row have expired. */
+/** Bounds the work of one listing page when many items in a row have expired or are filtered out. */
 const MAX_QUERIES_PER_PAGE = 5;
+/**
+ * Items one query reads when a status filter applies: DynamoDB counts items before the filter, so
+ * reading `limit + 1` would make pages of active conversations (few among many ended) mostly empty.
+ */
+const FILTERED_QUERY_ITEMS = 500;
 const MAX_CURSOR_LENGTH = 4096;
 const TOPIC_PREFIX = 'topic:';
 
@@ -99,7 +104,7 @@ export function createDynamoDbQueries(
       return out.Item && isLive(out.Item, nowSeconds()) && typeof out.Item.body === 'string' ? out.Item.body : null;
     },
 
-    async listConversations({ agentId, from, to, limit, cursor }): Promise<ConversationPage> {
+    async listConversations({ agentId, status, from, to, limit, cursor }): Promise<ConversationPage> {
       if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
       const index: Index = agentId === undefined ? TABLE.byTimeIndex : TABLE.byAgentIndex;
       const partition = agentId === undefined ? keys.allConversations : keys.agent(agentId);
@@ -137,11 +142,13 @@ export function createDynamoDbQueries(
               '#sk': TABLE.sortKey,
               '#record': 'record',
               '#ttl': TABLE.ttlAttribute,
+              ...(status !== undefined && { '#status': 'status' }),
             },
-            ExpressionAttributeValues: values,
+            ExpressionAttributeValues: status === undefined ? values : { ...values, ':status': status },
+            ...(status !== undefined && { FilterExpression: '#record.#status = :status' }),
             ProjectionExpression: '#pk, #sk, #ipk, #isk, #record, #ttl',
             ScanIndexForward: false,
-            Limit: limit - kept.length + 1,
+            Limit: status === undefined ? limit - kept.length + 1 : Math.max(limit - kept.length + 1, FILTERED_QUERY_ITEMS),
             ExclusiveStartKey: startKey,
           }),
         );

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { agentMetrics } from '#core/aggregates.js';
 import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } from '#core/http.js';
 import { MAX_ID_BYTES } from '#core/envelope.js';
+import type { ConversationStatus } from '#core/types.js';
 import type { QueryConfig } from '#functions/config.js';
 import type { ConversationQueries } from '#functions/ports.js';
 import { QUERY_ROUTES, type QueryPath, segmentsOf } from '#functions/routes.js';
@@ -129,6 +130,7 @@ const EVENT_KEY = /^[0-9a-f]{40}$/;
 
 async function listConversations(deps: Required<QueryDeps>, _params: Params, query: Query): Promise<APIGatewayProxyStructuredResultV2> {
   const agentId = query.agent_id === undefined ? undefined : requireId(query.agent_id, 'agent_id');
+  const status = query.status === undefined ? undefined : parseStatus(query.status);
   const from = query.from === undefined ? undefined : parseBound(query.from, 'from');
   const to = query.to === undefined ? undefined : parseBound(query.to, 'to');
   if (from !== undefined && to !== undefined && from > to) throw badRequest('invalid_parameter', '`from` must not be after `to`.');
@@ -140,6 +142,7 @@ async function listConversations(deps: Required<QueryDeps>, _params: Params, que
   const page = await deps.queries.listConversations({
     limit,
     ...(agentId !== undefined && { agentId }),
+    ...(status !== undefined && { status }),
     ...(from !== undefined && { from }),
     ...(to !== undefined && { to }),
     ...(cursor !== undefined && { cursor }),
@@ -220,6 +223,14 @@ function requireId(value: string | undefined, name: string): string {
   if (value === undefined || value.trim() === '') throw badRequest('invalid_parameter', `\`${name}\` must not be empty.`);
   if (Buffer.byteLength(value, 'utf8') > MAX_ID_BYTES) throw badRequest('invalid_parameter', `\`${name}\` is too long.`);
   return value;
+}
+
+export const CONVERSATION_STATUSES: readonly ConversationStatus[] = ['active', 'ended'];
+
+function parseStatus(raw: string): ConversationStatus {
+  const status = CONVERSATION_STATUSES.find((s) => s === raw);
+  if (status === undefined) throw badRequest('invalid_parameter', '`status` must be `active` or `ended`.');
+  return status;
 }
 
 function parseLimit(raw: string | undefined): number {

@@ -1,7 +1,8 @@
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   type CfnStage,
+  CorsHttpMethod,
   HttpApi,
   HttpMethod,
   type HttpRoute,
@@ -30,6 +31,8 @@ export interface PipelineApiProps {
   /** Throttling of every other route (the stage default). */
   readonly queryThrottle: Throttle;
   readonly logRetention: RetentionDays;
+  /** Browser origins allowed to call the query routes (CORS), e.g. the live page's. @default none */
+  readonly corsOrigins?: readonly string[];
 }
 
 /**
@@ -50,6 +53,15 @@ export class PipelineApi extends Construct {
     this.api = new HttpApi(this, 'HttpApi', {
       description: 'ThreeTone webhook receiver and conversation query API',
       createDefaultStage: false,
+      // Preflights are answered by API Gateway itself (no OPTIONS route), before any authorizer.
+      ...(props.corsOrigins?.length && {
+        corsPreflight: {
+          allowOrigins: [...props.corsOrigins],
+          allowMethods: [CorsHttpMethod.GET],
+          allowHeaders: ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'],
+          maxAge: Duration.hours(1),
+        },
+      }),
     });
 
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });

@@ -12,7 +12,7 @@ import { createPipeline } from '#lib/pipeline.js';
 import { PROJECT_ROOT } from '#lib/stateless-stack.js';
 import { CDK_JSON_CONTEXT } from './support.js';
 
-const ENTRIES = ['ingest', 'processor', 'query', 'reconciler'].map((name) => join(PROJECT_ROOT, 'functions', name, 'handler.ts'));
+const ENTRIES = ['ingest', 'processor', 'query', 'reconciler', 'enricher', 'live-publisher'].map((name) => join(PROJECT_ROOT, 'functions', name, 'handler.ts'));
 
 describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', () => {
   it('bundles every handler as minified ESM with the SDK inside and passes every check', { timeout: 180_000 }, () => {
@@ -31,7 +31,7 @@ describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', 
     const functions = Object.values(stateless.template.Resources as Record<string, any>).filter(
       (r) => r.Type === 'AWS::Lambda::Function',
     );
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(ENTRIES.length);
     for (const fn of functions) {
       // The asset's S3 key is `<hash>.zip`; the bundle sits in `asset.<hash>` in the assembly.
       const assetDir = join(assembly.directory, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);

@@ -49,6 +49,14 @@ describe('loadConfig', () => {
     expect(config.threeTone.baseUrl).toBe('https://api.threetone.com');
   });
 
+  it('reads the live page origins: https, or http on localhost', () => {
+    expect(from({}).live).toEqual({ apiKeyExpiryDays: 365, allowedOrigins: [] });
+    expect(from({ liveAllowedOrigins: 'https://ops.example.com,http://localhost:8080' }).live.allowedOrigins).toEqual([
+      'https://ops.example.com',
+      'http://localhost:8080',
+    ]);
+  });
+
   it.each([
     [{ maxReceiveCount: '0' }, 'maxReceiveCount'],
     [{ processorBatchSize: '11' }, 'processorBatchSize'],
@@ -61,6 +69,9 @@ describe('loadConfig', () => {
     [{ redactPersonalData: 'maybe' }, 'redactPersonalData'],
     // A retry budget no Lambda timeout can hold.
     [{ threeToneMaxRetries: '10', threeToneTimeoutMs: '30000', threeToneRetryMaxMs: '60000' }, 'threeToneMaxRetries'],
+    [{ liveApiKeyExpiryDays: '366' }, 'liveApiKeyExpiryDays'],
+    [{ liveAllowedOrigins: 'http://ops.example.com' }, 'liveAllowedOrigins'],
+    [{ liveAllowedOrigins: 'https://ops.example.com/live' }, 'liveAllowedOrigins'],
   ])('refuses %j, naming the key', (values, key) => {
     expect(() => from(values)).toThrow(PipelineConfigError);
     expect(() => from(values)).toThrow(`"${key}"`);

@@ -14,6 +14,7 @@ const functions = {
   query: stateless.query.handler,
   reconciler: stateless.reconciler.handler,
   enricher: stateless.enrichment.handler,
+  livePublisher: stateless.live.publisher,
 };
 type Name = keyof typeof functions;
 const fnProps = (name: Name) => resources[logicalId(functions[name].function)]!.Properties;
@@ -53,7 +54,7 @@ describe('function defaults (one construct for all)', () => {
 
   it('gives every log group a bounded retention', () => {
     const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(6); // five functions + API access logs
+    expect(groups).toHaveLength(8); // six functions + API access logs + the live Event API's logs
     for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
   });
 

@@ -192,6 +192,31 @@ describe('processor through the handler, on DynamoDB Local', () => {
     }
   });
 
+  it("publishes a webhook's ThreeTone Event before fetching ThreeTone's details (live state never waits for them)", async () => {
+    const [s] = specs(1);
+    h.api.details.set(s!.id, details(s!, 0));
+    const published: string[] = [];
+    const publish = h.bus.publish.bind(h.bus);
+    h.bus.publish = async (events) => {
+      for (const e of events) published.push(e.detailType === DetailType.ThreeToneEvent ? `ThreeTone Event:${String(e.detail.event)}` : e.detailType);
+      return publish(events);
+    };
+    const fetch = h.api.getConversation.bind(h.api);
+    h.api.getConversation = async (id) => {
+      published.push('details fetched');
+      return fetch(id);
+    };
+    // The first fetch fails: the message is retried, but the end was already on the bus.
+    h.api.failures.push(new ThreeToneError('ThreeTone answered 500', { retryable: true, status: 500 }));
+
+    await h.deliver([body(webhooks(s!)[1]!)], { batchSize: 1, shuffle: false });
+
+    expect(published.indexOf('ThreeTone Event:conversation_ended')).toBeGreaterThanOrEqual(0);
+    expect(published.indexOf('ThreeTone Event:conversation_ended')).toBeLessThan(published.indexOf('details fetched'));
+    expect(h.bus.distinct(DetailType.ThreeToneEvent)).toHaveLength(1);
+    expect(h.bus.distinct(DetailType.ConversationCompleted)).toHaveLength(1);
+  });
+
   it('a partial PutEvents failure keeps the refused events in the outbox and republishes only them', async () => {
     const [s] = specs(1);
     h.api.details.set(s!.id, details(s!, 0));

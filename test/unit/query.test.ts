@@ -277,6 +277,18 @@ describe('query API: GET /conversations parameters', () => {
     expect(calls.listConversations).toEqual([{ agentId: 'a 1', limit: 3 }]);
   });
 
+  it('passes status=active|ended through, combined with the other filters', async () => {
+    const { handler, calls } = handlerWith();
+
+    await handler(apiEvent('GET', '/conversations', { query: { status: 'active', agent_id: 'a1', from: '2024-03-01', limit: '5' } }));
+    await handler(apiEvent('GET', '/conversations', { query: { status: 'ended', cursor: 'abc' } }));
+
+    expect(calls.listConversations).toEqual([
+      { agentId: 'a1', status: 'active', from: '2024-03-01T00:00:00.000Z', limit: 5 },
+      { status: 'ended', cursor: 'abc', limit: 50 },
+    ]);
+  });
+
   it('passes the next cursor through as next_cursor', async () => {
     const { handler } = handlerWith({ records: [record('c1'), record('c2'), record('c3')] });
 
@@ -299,6 +311,9 @@ describe('query API: GET /conversations parameters', () => {
     ['to', 'yesterday'],
     ['to', '1709251200'],
     ['to', '2024-13-01'],
+    ['status', 'open'],
+    ['status', 'ACTIVE'],
+    ['status', 'active,ended'],
   ])('answers 400 invalid_parameter for %s=%s', async (name, value) => {
     const { handler, calls } = handlerWith();
 
