@@ -197,7 +197,7 @@ function readAll<S extends Record<string, Setting<any>>>(settings: S, env: Env):
 
 /**
  * The value the stack creates the ThreeTone API key secret with. The processor recognises it and
- * never sends it: messages wait for the real key (functions/processor/api-key-wait.ts).
+ * never sends it: enrichment waits for the real key (functions/enricher/api-key-wait.ts).
  */
 export const THREETONE_API_KEY_PLACEHOLDER = 'PLACEHOLDER-put-your-ThreeTone-API-key-here';
 

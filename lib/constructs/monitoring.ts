@@ -28,7 +28,7 @@ export const CustomMetric = {
   ConversationAlerts: 'ConversationAlerts',
   ThreeToneThrottled: 'ThreeToneThrottled',
   DeadLettered: 'DeadLettered',
-  /** Messages re-queued to wait because the ThreeTone API key is the placeholder or was refused. */
+  /** Enrichment runs that waited because the ThreeTone API key is the placeholder or was refused. */
   ThreeToneApiKeyMissing: 'ThreeToneApiKeyMissing',
   /** The enrichment backlog after each enricher run (functions/adapters/emf-metrics.ts). */
   EnrichmentsPending: ENRICHMENT_METRICS.pending,
