@@ -65,12 +65,10 @@ export class StatelessStack extends Stack {
       entry: entry('processor'),
       table: props.table,
       bus: props.bus,
-      apiKeySecret: props.apiKeySecret,
       queue: props.queue,
       timeout: Duration.seconds(config.processor.schedule.timeoutSeconds),
       batchSize: config.processor.batchSize,
       maxConcurrency: config.processor.maxConcurrency,
-      threeTone: config.threeTone,
       settings: config.processor.settings,
     });
 

@@ -183,7 +183,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
         .then((r) => void (backlog = { pending: r.pending, oldest_age_seconds: r.oldestAgeSeconds }))
         .catch((err: unknown) => logger.warn('enrichment run failed', { error: (err as Error).name }))
         .finally(() => (draining = null)));
-    const processor = createProcessorHandler({ ...processorDeps, afterBatch: drain }, processing);
+    // A kick after each batch, not awaited: the next batch never waits for ThreeTone.
+    const processor = createProcessorHandler({ ...processorDeps, afterBatch: async () => void drain() }, processing);
     const enrichTimer = setInterval(() => void drain(), enrichEveryMs);
     enrichTimer.unref();
     stops.push(async () => {

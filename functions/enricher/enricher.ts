@@ -42,6 +42,7 @@ export interface EnricherDeps {
   /** Waits; tests shorten them. */
   timing?: { leaseMs?: number; refetchNonFinalMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
   metrics?: EnricherMetrics;
 }
@@ -73,6 +74,7 @@ export function createEnricher(deps: EnricherDeps) {
   const now = deps.now ?? Date.now;
   const baseLog = deps.logger ?? defaultLogger;
   const giveUpMs = deps.config.giveUpHours * 3_600_000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const timing = { ...TIMING, ...deps.timing };
   const backoff = (attempts: number) => Math.min(timing.backoffMaxMs, timing.backoffBaseMs * 2 ** Math.max(0, attempts - 1));
 
@@ -151,7 +153,11 @@ export function createEnricher(deps: EnricherDeps) {
     return count;
   }
 
-  async function drain(opts: { deadlineMs: number; maxItems?: number }): Promise<DrainResult> {
+  /**
+   * One run. `pollMs`: while nothing is due, look again after this long until the run's time is up
+   * (the scheduled Lambda), instead of returning at once (the local interval).
+   */
+  async function drain(opts: { deadlineMs: number; maxItems?: number; pollMs?: number }): Promise<DrainResult> {
     const started = now();
     const deadline = started + opts.deadlineMs;
     // The last fifth of the run is kept for giving up on overdue conversations, budget or not.
@@ -161,7 +167,11 @@ export function createEnricher(deps: EnricherDeps) {
     const tried = new Set<string>(); // each conversation at most once per run
     outer: while (now() < fetchDeadline && tried.size < maxItems) {
       const due = (await store.dueEnrichments(now(), BATCH)).filter((item) => !tried.has(item.conversationId));
-      if (due.length === 0) break;
+      if (due.length === 0) {
+        if (!opts.pollMs || now() + opts.pollMs >= fetchDeadline) break;
+        await sleep(opts.pollMs);
+        continue;
+      }
       for (const item of due) {
         if (now() >= fetchDeadline || tried.size >= maxItems) break outer;
         tried.add(item.conversationId);

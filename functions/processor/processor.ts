@@ -298,9 +298,9 @@ export function createProcessor(deps: ProcessorDeps) {
 }
 
 /**
- * The Lambda handler: a batch with partial-failure reporting (Powertools batch utility). `afterBatch`
- * (the enricher's drain, bounded) runs once the batch is done, so details follow quickly when the
- * budget allows; its failure does not fail the batch: the work stays queued for the scheduled run.
+ * The handler of a batch, with partial-failure reporting (Powertools batch utility). `afterBatch`
+ * runs once the batch is done (locally: a kick of the enricher, not awaited, so no batch waits for
+ * ThreeTone); its failure does not fail the batch: the enrichment work stays queued.
  */
 export function createProcessorHandler(deps: ProcessorDeps & { afterBatch?: () => Promise<unknown> }, processor = createProcessor(deps)) {
   const { recordHandler } = processor;

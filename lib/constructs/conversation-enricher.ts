@@ -5,7 +5,6 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type ProcessorSettings, processorEnv, requestBudgetEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
-import { ENRICHING_TABLE_ACTIONS } from './conversation-processor.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface ConversationEnricherProps {
@@ -18,6 +17,19 @@ export interface ConversationEnricherProps {
   /** The processor's settings: the enricher rebuilds records exactly as the processor does. */
   readonly settings: ProcessorSettings;
 }
+
+/**
+ * What the enricher does on the table: records, events, outbox, the enrichment queue (leases,
+ * deferrals) and the request budget (a transaction with a condition check).
+ */
+export const ENRICHING_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:Query',
+] as const;
 
 /** How long one run drains; the schedule starts the next one a minute after the last started. */
 export const ENRICHER_RUN = Duration.seconds(50);

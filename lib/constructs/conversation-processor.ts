@@ -2,10 +2,9 @@ import type { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type ProcessorSettings, processorEnv, requestBudgetEnv, type ThreeToneClientConfig, threeToneClientEnv } from '#functions/config.js';
+import { type ProcessorSettings, processorEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
 
 export interface ConversationProcessorProps {
@@ -13,7 +12,6 @@ export interface ConversationProcessorProps {
   readonly entry: string;
   readonly table: ITable;
   readonly bus: IEventBus;
-  readonly apiKeySecret: ISecret;
   /** The work queue (stateful stack). Its visibility timeout is 6 times `timeout` (same schedule). */
   readonly queue: IQueue;
   /** From the ThreeTone client's retry budget (functions/processor/schedule.ts). */
@@ -24,28 +22,14 @@ export interface ConversationProcessorProps {
    * Bounds the load on ThreeTone's API (100 requests/minute): at most this many batches in flight.
    */
   readonly maxConcurrency: number;
-  readonly threeTone: ThreeToneClientConfig;
   readonly settings: ProcessorSettings;
 }
 
 /**
- * What the processor and the enricher do on the table: records, events, outbox, the enrichment queue
- * (leases, deferrals) and the request budget (a transaction with a condition check).
- */
-export const ENRICHING_TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:ConditionCheckItem',
-  'dynamodb:Query',
-] as const;
-
-/**
  * The processor that drains the work queue with partial-batch responses: a failed record goes back to
  * the queue alone and, after `maxReceiveCount` deliveries, to the DLQ (which raises an alarm). It
- * records webhook facts without calling ThreeTone; after each batch it drains the enrichment queue
- * briefly, within ThreeTone's request budget (the scheduled enricher does the rest).
+ * records webhook facts and never calls ThreeTone (the scheduled enricher fetches details), so it
+ * holds no ThreeTone key and draws on no request budget.
  */
 export class ConversationProcessor extends Construct {
   public readonly processor: NodeFunction;
@@ -59,11 +43,9 @@ export class ConversationProcessor extends Construct {
       description: 'Processes ThreeTone webhooks from the queue into conversation records and events',
       timeout: props.timeout,
     })
-      .bindTable(props.table, ENRICHING_TABLE_ACTIONS)
+      // Records, events, outbox, aggregates and enrichment-queue membership; never ThreeTone.
+      .bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'])
       .bindEventBus(props.bus)
-      .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
-      .setSettings(threeToneClientEnv(props.threeTone))
-      .setSettings(requestBudgetEnv(props.settings.enrichment.budget))
       .setSettings(processorEnv(props.settings));
 
     // Grants exactly what polling needs (Receive, Delete, ChangeMessageVisibility, GetQueueAttributes,

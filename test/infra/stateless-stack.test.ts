@@ -84,15 +84,12 @@ describe('environment variables: exactly what each function reads', () => {
     const env = envOf('processor');
     // The bindings (each set with its grant), then exactly the settings rendered from the typed config:
     // a new setting reaches the function without being listed here (README's Settings test lists it).
-    const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.processor.settings.enrichment.budget), ...processorEnv(config.processor.settings) };
-    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort());
+    // No ThreeTone client, key or budget: the processor never calls ThreeTone (facts first).
+    const settings = processorEnv(config.processor.settings);
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', ...Object.keys(settings)].sort());
     // Rendered by the same functions the handlers' loaders invert (round trip: test/unit/config.test.ts).
-    expect(env).toMatchObject({ ...threeToneClientEnv(config.threeTone), ...processorEnv(config.processor.settings) });
+    expect(env).toMatchObject(settings);
     expect(env).toMatchObject({
-      THREETONE_RETRY_MAX_MS: '10000',
-      THREETONE_API_URL: 'https://api.threetone.in',
-      THREETONE_TIMEOUT_MS: '5000',
-      THREETONE_MAX_RETRIES: '3',
       ALERT_LONG_DURATION_SECONDS: '600',
       ALERT_LOW_SATISFACTION: '2.5',
       MAX_RECEIVE_COUNT: '5',
@@ -100,14 +97,11 @@ describe('environment variables: exactly what each function reads', () => {
       TRANSCRIPT_RETENTION_DAYS: '0',
       RECORD_RETENTION_DAYS: '0',
       REDACT_PERSONAL_DATA: 'true',
-      THREETONE_REQUESTS_PER_MINUTE: '100',
-      THREETONE_REQUESTS_PER_HOUR: '1000',
       ENRICHMENT_GIVE_UP_HOURS: '6',
       ENRICHMENT_MAX_AGE_DAYS: '7',
     });
     expect(refersTo(JSON.stringify(env.TABLE_NAME), stateful.table)).toBe(true);
     expect(refersTo(JSON.stringify(env.EVENT_BUS_NAME), stateful.bus)).toBe(true);
-    expect(refersTo(JSON.stringify(env.THREETONE_API_KEY_SECRET_ARN), stateful.apiKeySecret)).toBe(true);
   });
 
   it('enricher: the processor\'s settings, the client and the budget, and its run length', () => {
@@ -116,7 +110,8 @@ describe('environment variables: exactly what each function reads', () => {
     expect(Object.keys(env).sort()).toEqual(
       [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', 'ENRICHER_RUN_SECONDS', ...Object.keys(settings)].sort(),
     );
-    expect(env).toMatchObject({ ...settings, ENRICHER_RUN_SECONDS: '50' });
+    expect(env).toMatchObject({ ...settings, ENRICHER_RUN_SECONDS: '50', THREETONE_REQUESTS_PER_MINUTE: '100', THREETONE_REQUESTS_PER_HOUR: '1000' });
+    expect(refersTo(JSON.stringify(env.THREETONE_API_KEY_SECRET_ARN), stateful.apiKeySecret)).toBe(true);
     // A run (50 s) plus a request in flight and a commit fit in the function's timeout.
     expect(fnProps('enricher').Timeout).toBeGreaterThan(50 + 5);
   });
@@ -158,19 +153,17 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(refersTo(secret!, stateful.webhookSecret)).toBe(true);
   });
 
-  it('processor: read/write items (budget condition checks included), query the indexes, publish, read the API key, consume the queue', () => {
+  it('processor: read/write items, query the indexes, publish, consume the queue; no ThreeTone key', () => {
     const statements = statementsOf('processor');
     expect(actionsOf(statements)).toEqual(
       [
         ...LOGS,
-        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'events:PutEvents',
-        'secretsmanager:GetSecretValue',
         // From the SQS event source: exactly what polling needs (facts never wait: nothing is re-queued).
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -189,7 +182,6 @@ describe('IAM: each function may do exactly what its code does', () => {
       expect(queues).toHaveLength(1);
       expect(refersTo(queues[0]!, stateful.queue)).toBe(true);
     }
-    expect(refersTo(resourcesFor(statements, 'secretsmanager:GetSecretValue')[0]!, stateful.apiKeySecret)).toBe(true);
     expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
@@ -268,7 +260,7 @@ describe('processor timeout (derived from the ThreeTone retry budget)', () => {
     // The client config as the deployed processor will read it from its environment, and what the
     // real client then spends at most: raising retries or the per-attempt timeout anywhere without
     // the timeout following fails here.
-    const client = loadThreeToneClientConfig(envOf('processor') as Record<string, string>);
+    const client = loadThreeToneClientConfig(threeToneClientEnv(config.threeTone));
     const worstSeconds = (2 * (await measuredWorstCaseMs(client))) / 1000;
     expect(fnProps('processor').Timeout).toBeGreaterThanOrEqual(worstSeconds + 30);
     const [queue] = Object.values(synthStateful.findResources('AWS::SQS::Queue')).filter((q) => q.Properties.RedrivePolicy);
