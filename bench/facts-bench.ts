@@ -88,10 +88,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** Lost samples count as slower than any other (Infinity): the percentiles cover every webhook sent. */
 function summarize(latencies: number[], lost: number): LatencySummary {
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const sorted = [...latencies, ...Array.from({ length: lost }, () => Number.POSITIVE_INFINITY)].sort((a, b) => a - b);
   return {
-    samples: sorted.length + lost,
+    samples: sorted.length,
     lost,
     p50: round1(percentile(sorted, 50)),
     p95: round1(percentile(sorted, 95)),

@@ -74,6 +74,7 @@ function machine() {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     load: os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+    load1: os.loadavg()[0]!,
   };
 }
 
@@ -166,6 +167,9 @@ function report(
   const lines: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   lines.push(`Measured ${date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}; load average at the end ${m.load}.`);
+  if (m.load1 > m.cores) {
+    lines.push(`The machine was busy (1-minute load ${m.load1.toFixed(2)} on ${m.cores} cores, other work running): latencies are inflated; compare with a quieter run.`);
+  }
   lines.push(
     `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients} --facts-conversations ${factsConversations}\`.`,
   );
@@ -210,7 +214,7 @@ function report(
   }
   if (facts && facts.length > 0) {
     const f0 = facts[0]!.figures;
-    const ms = (n: number) => (Number.isNaN(n) ? '–' : `${r0(n)} ms`);
+    const ms = (n: number) => (Number.isNaN(n) ? '–' : n === Number.POSITIVE_INFINITY ? '> 15 s' : `${r0(n)} ms`);
     lines.push('');
     lines.push('### Local runtime: webhook facts first (issue 8)');
     lines.push('');
