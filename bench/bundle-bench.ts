@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
-export const LAMBDA_ENTRIES = ['ingest', 'processor', 'query', 'reconciler', 'live-publisher'] as const;
+export const LAMBDA_ENTRIES = ['ingest', 'processor', 'enricher', 'query', 'reconciler', 'live-publisher'] as const;
 
 export interface BundleFigures {
   name: string;
@@ -30,6 +30,7 @@ const LAMBDA_ENV: Record<string, string> = {
   EVENT_BUS_NAME: 'threetone-pipeline',
   LIVE_EVENTS_HTTP_DOMAIN: 'example.appsync-api.us-east-1.amazonaws.com',
   THREETONE_WEBHOOK_SECRET: 'bench-secret',
+  THREETONE_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:threetone-api-key',
   AWS_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   POWERTOOLS_LOG_LEVEL: 'ERROR',

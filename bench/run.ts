@@ -5,6 +5,9 @@
  *     and reconciler off): live stream latency (webhook 202 → WebSocket message, alone and among
  *     many connected clients; bench/live-bench.ts), end-to-end throughput (N conversations sent → queue drained), then ingest
  *     under load with autocannon (the queue consumer stopped, so the figure is the ingest path alone);
+ *     Then webhook facts first (issue 8; bench/facts-bench.ts): webhook 202 → the state visible in the
+ *     query API, with ThreeTone healthy and throttling (a fresh runtime each), and ThreeTone's requests
+ *     per conversation;
  * (b) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
  * Prints a markdown report; `--write` puts it into BENCHMARKS.md between the bench markers.
  */
@@ -13,6 +16,7 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleBench, type BundleFigures } from './bundle-bench.js';
+import type { FactsCondition, FactsFigures } from './facts-bench.js';
 import type { LiveFigures } from './live-bench.js';
 import type { EndToEndFigures, IngestFigures } from './runtime-bench.js';
 
@@ -34,6 +38,8 @@ const { values } = parseArgs({
     conversations: { type: 'string', default: '200' },
     'live-conversations': { type: 'string', default: '40' },
     'live-clients': { type: 'string', default: '500' },
+    'facts-conversations': { type: 'string', default: '40' },
+    'skip-facts': { type: 'boolean', default: false },
     'skip-runtime': { type: 'boolean', default: false },
     'skip-bundles': { type: 'boolean', default: false },
   },
@@ -43,7 +49,15 @@ const connections = Number(values.connections);
 const conversations = Number(values.conversations);
 const liveConversations = Number(values['live-conversations']);
 const liveClients = Number(values['live-clients']);
-for (const [name, v] of Object.entries({ seconds, connections, conversations, 'live-conversations': liveConversations, 'live-clients': liveClients })) {
+const factsConversations = Number(values['facts-conversations']);
+for (const [name, v] of Object.entries({
+  seconds,
+  connections,
+  conversations,
+  'live-conversations': liveConversations,
+  'live-clients': liveClients,
+  'facts-conversations': factsConversations,
+})) {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
 }
 
@@ -60,6 +74,7 @@ function machine() {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     load: os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+    load1: os.loadavg()[0]!,
   };
 }
 
@@ -100,12 +115,63 @@ async function runtimeFigures(): Promise<{ e2e: EndToEndFigures; ingest: IngestF
   }
 }
 
-function report(m: ReturnType<typeof machine>, runtime: Awaited<ReturnType<typeof runtimeFigures>> | null, bundles: BundleFigures[] | null): string {
+interface FactsRun {
+  condition: FactsCondition;
+  figures: FactsFigures;
+}
+
+/** Issue 8's figures: one fresh runtime per condition (its own budget, its own simulator windows). */
+async function factsFigures(): Promise<FactsRun[]> {
+  const { startLocalRuntime } = await import('#local/runtime.js');
+  const { factsBench, FACTS_CONDITIONS } = await import('./facts-bench.js');
+  const runs: FactsRun[] = [];
+  for (const condition of FACTS_CONDITIONS) {
+    const dataDir = await mkdtemp(join(os.tmpdir(), 'threetone-bench-facts-'));
+    log(`facts first, ${condition.name}: starting a runtime in ${dataDir}`);
+    const rt = await startLocalRuntime({
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      RECONCILE_INTERVAL_SECONDS: '0',
+      LOCAL_TIME_SCALE: '1',
+      LOCAL_ENRICH_INTERVAL_MS: '1000',
+      THREETONE_WEBHOOK_SECRET: 'bench-secret',
+      QUERY_API_KEY: '',
+      THREETONE_API_URL: '',
+      ...condition.env,
+    });
+    try {
+      condition.setup?.(rt);
+      log(`facts first, ${condition.name}: ${factsConversations} conversations, start and end webhooks on a schedule`);
+      const figures = await factsBench(rt, {
+        conversations: factsConversations,
+        runId: `${Date.now().toString(36)}-${runs.length}`,
+        enrichmentDeadlineMs: condition.waitForEnrichment ? 120_000 : 0,
+      });
+      runs.push({ condition, figures });
+    } finally {
+      await rt.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+  return runs;
+}
+
+function report(
+  m: ReturnType<typeof machine>,
+  runtime: Awaited<ReturnType<typeof runtimeFigures>> | null,
+  facts: FactsRun[] | null,
+  bundles: BundleFigures[] | null,
+): string {
   const lines: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   lines.push(`Measured ${date} on ${m.cpu} (${m.cores} cores, ${m.memoryGiB} GiB), Node ${m.node}, ${m.os}; load average at the end ${m.load}.`);
+  if (m.load1 > m.cores) {
+    lines.push(`The machine was busy (1-minute load ${m.load1.toFixed(2)} on ${m.cores} cores, other work running): latencies are inflated; compare with a quieter run.`);
+  }
   lines.push(
-    `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients}\`.`,
+    `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients} --facts-conversations ${factsConversations}\`.`,
   );
   if (runtime) {
     const { ingest: i, e2e: e } = runtime;
@@ -145,6 +211,46 @@ function report(m: ReturnType<typeof machine>, runtime: Awaited<ReturnType<typeo
     lines.push('| conversations | webhooks | seconds | conversations/s | webhooks/s | Conversation Completed events (distinct event_id) |');
     lines.push('|---:|---:|---:|---:|---:|---:|');
     lines.push(`| ${e.conversations} | ${e.webhooks} | ${r1(e.seconds)} | ${r1(e.conversationsPerSec)} | ${r1(e.webhooksPerSec)} | ${e.completedEvents} (${e.completedEventIds}) |`);
+  }
+  if (facts && facts.length > 0) {
+    const f0 = facts[0]!.figures;
+    const ms = (n: number) => (Number.isNaN(n) ? '–' : n === Number.POSITIVE_INFINITY ? '> 15 s' : `${r0(n)} ms`);
+    lines.push('');
+    lines.push('### Local runtime: webhook facts first (issue 8)');
+    lines.push('');
+    lines.push(
+      `Webhook \`202\` → the first \`GET /conversations/{id}\` (polled every ${f0.pollMs} ms) that shows the webhook's state: ` +
+        '`active` after `conversation_started` (or already `ended`), `ended` after `conversation_ended`. ' +
+        `${f0.conversations} conversations; one starts every ${f0.startEveryMs} ms and ends ${r0(f0.endAfterMs)} ms after its start ` +
+        `(${r1(f0.webhooksPerSec)} webhooks/s, sent on schedule, not waiting for each other). ` +
+        'Each condition runs on a fresh runtime (empty budget and rate windows). The goal of issue 8 is p95 ≤ 1 s.',
+    );
+    lines.push('');
+    lines.push('| ThreeTone | webhook → state | samples | p50 | p95 | max | not visible in 15 s | load average (1 min), start → end |');
+    lines.push('|---|---|---:|---:|---:|---:|---:|---:|');
+    for (const { condition, figures: f } of facts) {
+      for (const [label, l] of [
+        ['started → `active`', f.startedVisible],
+        ['ended → `ended`', f.endedVisible],
+      ] as const) {
+        lines.push(`| ${condition.name} | ${label} | ${l.samples} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.max)} | ${l.lost} | ${f.load.start.toFixed(2)} → ${f.load.end.toFixed(2)} |`);
+      }
+    }
+    lines.push('');
+    lines.push('Conditions: ' + facts.map(({ condition }) => `**${condition.name}**: ${condition.description}.`).join(' '));
+    lines.push('');
+    lines.push('ThreeTone requests answered by the simulator for these conversations, and the enrichment they reached:');
+    lines.push('');
+    lines.push('| ThreeTone | requests | per conversation | details | transcript | 429s (all requests) | enrichment done / pending | all done after the last end |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const { condition, figures: f } of facts) {
+      const t = f.threeTone;
+      const e = f.enrichment;
+      const doneAfter = e.allDoneAfterSeconds === null ? (condition.waitForEnrichment ? `not within ${r0(e.waitedSeconds)} s` : 'not waited for') : `${r1(e.allDoneAfterSeconds)} s`;
+      lines.push(
+        `| ${condition.name} | ${t.requests} | ${(t.requests / f.conversations).toFixed(2)} | ${t.details} | ${t.transcript} | ${t.throttled} (of ${t.allRequests}) | ${e.done} / ${e.pending} | ${doneAfter} |`,
+      );
+    }
   }
   if (bundles) {
     lines.push('');
@@ -186,6 +292,13 @@ const NOTES = `
   the outbox read in DynamoDB Local; ThreeTone's details are fetched after it) dominates; the
   WebSocket fan-out to 500 clients adds little. On AWS the path is
   API Gateway → SQS → Lambda → EventBridge → Lambda → AppSync Events, not measured here.
+- Webhook facts first (issue 8): the state a webhook brings is committed by the processor itself;
+  ThreeTone's details come later from the enricher, paced by the request budget. The two conditions
+  differ only in ThreeTone (and the budget), so a difference between their latencies is ThreeTone
+  waiting in the facts path, or machine load (see the load column). The polling of the query API
+  (every 20 ms per webhook not yet visible) runs on the same machine and is part of the load.
+  "Per conversation" counts details and transcript requests: the transcript is fetched only when
+  the details do not carry it.
 - Cold import is the module-load part of a Lambda cold start; the runtime's own start-up is not
   included. Shared machines vary: compare figures taken on the same machine, and look at the load.
 `;
@@ -206,6 +319,7 @@ async function write(section: string): Promise<void> {
 }
 
 const runtime = values['skip-runtime'] ? null : await runtimeFigures();
+const facts = values['skip-runtime'] || values['skip-facts'] ? null : await factsFigures();
 let bundles: BundleFigures[] | null = null;
 if (!values['skip-bundles']) {
   const outDir = await mkdtemp(join(os.tmpdir(), 'threetone-bundles-'));
@@ -216,6 +330,6 @@ if (!values['skip-bundles']) {
     await rm(outDir, { recursive: true, force: true });
   }
 }
-const section = report(machine(), runtime, bundles);
+const section = report(machine(), runtime, facts, bundles);
 console.log(section);
 if (values.write) await write(section);
