@@ -79,7 +79,9 @@ describe('local runtime over HTTP', () => {
     }
     await rt.queue.drained();
 
-    // Assert: one record, one Completed event, counted once in the agent's metrics
+    // Assert: one record (its facts at once; ThreeTone's details soon after, by the enricher), one
+    // Completed event, counted once in the agent's metrics
+    await expect.poll(async () => (await get(`/conversations/${CONVERSATION}`)).body.enrichment, { timeout: 20_000 }).toBe('done');
     const record = await get(`/conversations/${CONVERSATION}`);
     expect(record.status).toBe(200);
     expect(record.body).toMatchObject({ conversation_id: CONVERSATION, agent_id: AGENT, status: 'ended', details_stored: true, duration_seconds: 240, escalated: true });
