@@ -14,7 +14,7 @@ import { createDynamoDbStoredWebhooks } from '#adapters/dynamodb-queries.js';
 import { createReplay, replaySelection } from '#functions/replay/replay.js';
 import { createLocalQueue, type LocalQueue } from '#local/local-queue.js';
 import { conversationScript } from '#test/helpers/envelopes.js';
-import { body, createHarness, type Harness } from '#test/helpers/processor-harness.js';
+import { body, createHarness, HARNESS_NOW, type Harness } from '#test/helpers/processor-harness.js';
 
 const DAY_START = Date.UTC(2026, 10, 20, 9, 0);
 
@@ -114,8 +114,10 @@ describe('replay: stored webhooks through the work queue and the processor', () 
   });
 
   it('rebuilds a deleted record from its stored webhooks, then counts it once when enriched', async () => {
-    const bodies = conversationScript({ conversationId: 'conv-d', agentId: 'agent-d', start: DAY_START }).map(body);
-    await h.deliver(bodies); // ThreeTone has no details yet: the conversation waits, not counted
+    // Ended an hour ago (well within ENRICHMENT_GIVE_UP_HOURS) and ThreeTone has no details yet:
+    // the conversation waits for them, not counted.
+    const bodies = conversationScript({ conversationId: 'conv-d', agentId: 'agent-d', start: HARNESS_NOW - 3_600_000 }).map(body);
+    await h.deliver(bodies);
 
     expect((await recordItem('conv-d'))!.record).toMatchObject({ status: 'ended', details_stored: false });
     expect((await h.agentDays('agent-d')).map((d) => d.counters.conversations).filter((n) => n > 0)).toEqual([]);
@@ -126,7 +128,7 @@ describe('replay: stored webhooks through the work queue and the processor', () 
     await q.drained();
     expect((await recordItem('conv-d'))!.record).toMatchObject({ status: 'ended', details_stored: false });
     h.api.details.set('conv-d', detailsOf('conv-d', 'agent-d'));
-    h.advance(3_600_000); // past the enricher's backoff
+    h.advance(600_000); // past the enricher's backoff
     await h.settle();
 
     const record = (await recordItem('conv-d'))!.record;
