@@ -231,3 +231,27 @@ export interface ConversationQueries {
   /** A stored webhook body exactly as it was signed, while RAW_EVENT_RETENTION_DAYS keeps it; `null` otherwise. */
   getWebhook(eventKey: string): Promise<string | null>;
 }
+
+// ---------------------------------------------------------------- replay (operations)
+
+/** Which stored webhooks to replay: one conversation's, or those accepted in a time range. */
+export type WebhookSelection =
+  | { readonly kind: 'conversation'; readonly conversationId: string }
+  /** `received_at` (when the ingest accepted it) within `from`..`to`, inclusive ISO-8601 instants. */
+  | { readonly kind: 'range'; readonly from: string; readonly to: string };
+
+export interface StoredWebhook {
+  readonly eventKey: string;
+  /** When the ingest accepted it (the queue message's `receivedAt`). */
+  readonly receivedAt: string;
+  /** The body exactly as signed; `null` once RAW_EVENT_RETENTION_DAYS removed it. */
+  readonly body: string | null;
+}
+
+export interface StoredWebhooks {
+  /**
+   * The accepted webhooks of a selection, page by page (each webhook once): for a conversation, its
+   * events and those of its calls; for a range, every accepted webhook (platform events included).
+   */
+  select(selection: WebhookSelection): AsyncIterable<StoredWebhook[]>;
+}

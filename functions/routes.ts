@@ -8,8 +8,11 @@
  */
 
 export type RouteMethod = 'GET' | 'POST';
-/** Which handler answers: a Lambda's (`ingest`, `query`) or one of the local server's own. */
-export type RouteTarget = 'ingest' | 'query' | 'health';
+/**
+ * Which handler answers: a Lambda's (`ingest`, `query`) or one of the local server's own (`health`;
+ * `admin`: the operations `npm run redrive` and `npm run replay` ask a running `npm start` for).
+ */
+export type RouteTarget = 'ingest' | 'query' | 'health' | 'admin';
 export type RouteAccess = 'hmac' | 'iam' | 'public';
 
 export interface RouteSpec {
@@ -29,6 +32,8 @@ export const ROUTES = [
   { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
   { method: 'GET', path: '/health', target: 'health', access: 'public', localOnly: true },
+  { method: 'POST', path: '/admin/redrive', target: 'admin', access: 'iam', localOnly: true },
+  { method: 'POST', path: '/admin/replay', target: 'admin', access: 'iam', localOnly: true },
 ] as const satisfies readonly RouteSpec[];
 
 export type Route = (typeof ROUTES)[number];
@@ -38,6 +43,9 @@ export type QueryPath = QueryRoute['path'];
 /** The webhook route ThreeTone posts to. */
 export const WEBHOOK_ROUTE = ROUTES.find((r): r is Extract<Route, { target: 'ingest' }> => r.target === 'ingest')!;
 export const QUERY_ROUTES: readonly QueryRoute[] = ROUTES.filter((r): r is QueryRoute => r.target === 'query');
+export type AdminRoute = Extract<Route, { target: 'admin' }>;
+export type AdminPath = AdminRoute['path'];
+
 /** The routes API Gateway serves. */
 export const AWS_ROUTES: readonly RouteSpec[] = ROUTES.filter((r: RouteSpec) => !r.localOnly);
 

@@ -54,6 +54,7 @@ export class StatefulStack extends Stack {
     new CfnOutput(this, 'EventBusArn', { value: this.bus.eventBusArn });
     new CfnOutput(this, 'EventArchiveArn', { description: 'Replay source (aws events start-replay)', value: events.archive.archiveArn });
     new CfnOutput(this, 'DeadLetterQueueArn', { description: 'Redrive source (aws sqs start-message-move-task)', value: this.deadLetterQueue.queueArn });
+    new CfnOutput(this, 'WorkQueueUrl', { description: 'Replay destination (npm run replay -- --queue-url)', value: this.queue.queueUrl });
     new CfnOutput(this, 'AlarmTopicArn', { description: 'Every alarm notifies this topic; subscribe here', value: this.alarmTopic.topicArn });
     new CfnOutput(this, 'WebhookSecretArn', { description: 'Register its value with ThreeTone', value: this.webhookSecret.secretArn });
     new CfnOutput(this, 'ApiKeySecretArn', { description: 'Put your ThreeTone API key here', value: this.apiKeySecret.secretArn });

@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   port: number;
   ingest: ApiHandler;
   query: ApiHandler;
+  /** The `admin` routes (redrive, replay); without it they answer 404. */
+  admin?: ApiHandler;
   /** `GET /health` answers 200 when true, 503 otherwise. */
   isReady: () => boolean;
   /** More figures for `GET /health` (e.g. the enrichment backlog). */
@@ -201,6 +203,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return opts.ingest;
       case 'query':
         return opts.query;
+      case 'admin':
+        return opts.admin ?? (async () => ({ statusCode: 404, headers: JSON_HEADERS, body: errorBody('not_found', 'No admin operations here') }));
       case 'health':
         throw new Error(`target ${target} is answered by the server itself`);
       default: {

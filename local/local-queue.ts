@@ -12,11 +12,17 @@
  * 4. a record failing its `maxReceiveCount`-th receive moves to `dlq.jsonl` and `onDeadLetter` runs.
  * Sends, receives and deletes are journaled; at start the journal is replayed (unprocessed messages
  * come back visible, receive counts kept) and compacted, and it is compacted again as it grows.
- * No ordering guarantee, as with a standard queue. One process per `dir`. Unlike SQS, a message
- * is not redelivered while its batch is still running, even past the visibility timeout.
+ * No ordering guarantee, as with a standard queue. One process per `dir`, enforced by `queue.lock`
+ * (the holder's pid; a lock whose process is gone is taken over). Unlike SQS, a message is not
+ * redelivered while its batch is still running, even past the visibility timeout.
+ *
+ * `redrive` moves the dead letters back (SQS's message move task): each letter is first journaled as
+ * a new message (receive count 0, fsync'ed), and only then is `dlq.jsonl` rewritten without it
+ * (atomic rename). A crash in between leaves the letter in both places, and the next redrive queues
+ * it again: a duplicate, which the idempotent processor absorbs; it is never lost.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
@@ -85,6 +91,19 @@ export interface LocalQueue extends WebhookQueue {
   stats(): QueueStats;
   /** Resolves when nothing is visible, in flight or being sent. */
   drained(): Promise<void>;
+  /**
+   * Moves every message of the dead-letter store back into the queue as a new message (receive count
+   * reset), durably: journaled first, then removed from `dlq.jsonl`. Works started or not.
+   * `afterEnqueue` runs between the two steps (a fault-injection point for tests).
+   */
+  redrive(hooks?: { afterEnqueue?: () => void | Promise<void> }): Promise<RedriveResult>;
+}
+
+export interface RedriveResult {
+  /** How many dead letters went back into the queue. */
+  readonly moved: number;
+  /** The dead letters' message ids (the new messages have new ids). */
+  readonly messageIds: readonly string[];
 }
 
 /** SQS's maximum message size (raised from 256 KiB to 1 MiB in 2025). */
@@ -123,6 +142,8 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
   mkdirSync(opts.dir, { recursive: true });
   const journalPath = join(opts.dir, 'queue.jsonl');
   const dlqPath = join(opts.dir, 'dlq.jsonl');
+  const lockPath = join(opts.dir, 'queue.lock');
+  acquireLock(lockPath);
 
   const messages = replayJournal(journalPath);
   const snapshot = (): string[] => [...messages.values()].map(snapshotLine);
@@ -143,6 +164,13 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
   const batches = new Set<Promise<void>>();
   let wakeUp: (() => void) | null = null;
   const wake = () => wakeUp?.();
+  /** Serializes writes to the dead-letter store with a redrive's read and rewrite of it. */
+  let dlqTail: Promise<unknown> = Promise.resolve();
+  function withDlq<T>(fn: () => Promise<T>): Promise<T> {
+    const run = dlqTail.then(fn, fn);
+    dlqTail = run.catch(() => undefined);
+    return run;
+  }
 
   const isDrained = () => messages.size === 0 && pendingSends === 0;
   function checkDrained(): void {
@@ -236,7 +264,7 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
       failedAt: new Date(now).toISOString(),
     };
     try {
-      await dlq.append([letter], true);
+      await withDlq(() => dlq.append([letter], true));
     } catch (err) {
       // Keep the message in the queue: it is retried rather than lost.
       m.receiptHandle = null;
@@ -326,6 +354,7 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
 
     start(consumer) {
       if (running) throw new Error('local queue already started');
+      acquireLock(lockPath);
       running = true;
       loop = poll(consumer);
     },
@@ -336,7 +365,53 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
       await loop;
       loop = null;
       await Promise.all([...batches]);
+      await dlqTail;
       await Promise.all([journal.close(), dlq.close()]);
+      releaseLock(lockPath);
+    },
+
+    redrive(hooks = {}) {
+      return withDlq(async () => {
+        await dlq.close(); // pending appends are written; the rewrite below replaces the file
+        const letters: DeadLetter[] = [];
+        const keep: string[] = [];
+        for (const text of existsSync(dlqPath) ? readFileSync(dlqPath, 'utf8').split('\n') : []) {
+          if (text.trim() === '') continue;
+          const letter = parseDeadLetter(text);
+          if (letter) letters.push(letter);
+          else keep.push(text); // never drop what cannot be read (a torn line's message is still queued anyway)
+        }
+        if (letters.length === 0) return { moved: 0, messageIds: [] };
+        const sentAt = Date.now();
+        const moved: Message[] = letters.map((l) => ({
+          id: randomUUID(),
+          body: l.body,
+          receivedAt: l.receivedAt,
+          sentAt,
+          md5OfBody: md5(l.body),
+          receiveCount: 0,
+          firstReceiveAt: null,
+          visibleAt: 0,
+          receiptHandle: null,
+        }));
+        pendingSends += moved.length;
+        try {
+          // 1. into the queue, on disk; 2. only then out of the DLQ.
+          const lines: JournalLine[] = moved.map((m) => ({ t: 'send', id: m.id, body: m.body, receivedAt: m.receivedAt, sentAt: m.sentAt }));
+          await journal.append(lines, true, () => {
+            for (const m of moved) messages.set(m.id, m);
+          });
+        } finally {
+          pendingSends -= moved.length;
+        }
+        await hooks.afterEnqueue?.();
+        rewriteSync(dlqPath, keep);
+        deadLettered = keep.length;
+        logger.info('Dead letters moved back to the queue', { moved: moved.length });
+        wake();
+        checkDrained();
+        return { moved: moved.length, messageIds: letters.map((l) => l.messageId) };
+      });
     },
 
     stats() {
@@ -376,6 +451,44 @@ function failedIds(response: unknown, batch: readonly Message[]): ReadonlySet<st
   function invalid(reason: string): ReadonlySet<string> {
     logger.warn('Invalid partial batch response: the whole batch failed', { reason, batchSize: batch.length });
     return all;
+  }
+}
+
+// ---------------------------------------------------------------- dead letters, lock
+
+function parseDeadLetter(text: string): DeadLetter | null {
+  try {
+    const l = JSON.parse(text) as Partial<DeadLetter> | null;
+    if (l && typeof l.body === 'string' && typeof l.receivedAt === 'string' && typeof l.messageId === 'string') return l as DeadLetter;
+  } catch {
+    // a torn line
+  }
+  return null;
+}
+
+/** Takes `queue.lock` for this process, unless another live process holds it. */
+function acquireLock(path: string): void {
+  const holder = Number(existsSync(path) ? readFileSync(path, 'utf8').trim() : NaN);
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    throw new Error(`the local queue in ${join(path, '..')} is in use by process ${holder} (one process per queue folder)`);
+  }
+  writeFileSync(path, String(process.pid));
+}
+
+function releaseLock(path: string): void {
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(process.pid)) rmSync(path, { force: true });
+  } catch {
+    // already gone
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

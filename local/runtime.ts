@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
-import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
+import { createDynamoDbQueries, createDynamoDbStoredWebhooks } from '#adapters/dynamodb-queries.js';
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { envSecretSource } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
@@ -31,8 +31,10 @@ import { createEnricher } from '#functions/enricher/enricher.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { createReconciler } from '#functions/reconciler/reconciler.js';
+import { createReplay } from '#functions/replay/replay.js';
 import { logger } from '#functions/shared/logger.js';
 import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { createAdminHandler } from './admin.js';
 import { startHttpServer } from './http-server.js';
 import { createLocalBus } from './local-bus.js';
 import { livePageFile } from './live-page.js';
@@ -205,12 +207,17 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       stops.push(async () => clearInterval(timer));
     }
 
+    // Replayed bodies go straight to the queue: the simulator already observed them on arrival.
+    const replay = createReplay({ webhooks: createDynamoDbStoredWebhooks(doc, TABLE_NAME), queue });
+    const admin = createAdminHandler({ redrive: () => queue.redrive(), replay });
+
     let ready = false;
     const server = await startHttpServer({
       host,
       port,
       ingest,
       query,
+      admin,
       isReady: () => ready,
       queryApiKey: queryConfig.apiKey,
       health: () => ({ enrichment: backlog }),

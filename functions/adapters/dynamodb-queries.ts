@@ -4,11 +4,13 @@
  * deletes them only eventually (and DynamoDB Local never does).
  */
 import { Buffer } from 'node:buffer';
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { COUNTERS, emptyCounters, type AgentDay } from '#core/aggregates.js';
 import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
-import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
+import type { ConversationPage, ConversationQueries, StoredWebhook, StoredWebhooks, WebhookSelection } from '#functions/ports.js';
+import { parseJson } from '#core/json-text.js';
+import { asId } from '#core/envelope.js';
 import { TABLE, keys } from './table-schema.js';
 import { orderedRecord } from '#core/record.js';
 
@@ -33,6 +35,13 @@ const FILTERED_QUERY_ITEMS = 500;
 const MAX_CURSOR_LENGTH = 4096;
 const TOPIC_PREFIX = 'topic:';
 
+/** Same rule as DynamoDB's TTL process: a number of epoch seconds not after now, within five years. */
+function isLive(item: Item, nowSeconds: number): boolean {
+  const exp = item[TABLE.ttlAttribute];
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return true;
+  return exp > nowSeconds || exp < nowSeconds - TTL_HORIZON_SECONDS;
+}
+
 const invalidCursor = () => new HttpError(400, 'invalid_cursor', 'The cursor is not valid for this listing.');
 
 export function createDynamoDbQueries(
@@ -42,12 +51,6 @@ export function createDynamoDbQueries(
 ): ConversationQueries {
   const now = options.now ?? (() => new Date());
 
-  /** Same rule as DynamoDB's TTL process: a number of epoch seconds not after now, within five years. */
-  const isLive = (item: Item, nowSeconds: number): boolean => {
-    const exp = item[TABLE.ttlAttribute];
-    if (typeof exp !== 'number' || !Number.isFinite(exp)) return true;
-    return exp > nowSeconds || exp < nowSeconds - TTL_HORIZON_SECONDS;
-  };
   const nowSeconds = () => Math.floor(now().getTime() / 1000);
 
   async function queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
@@ -238,4 +241,116 @@ function decodeCursor(cursor: string, index: Index, partition: string, lower?: s
     throw invalidCursor();
   }
   return key;
+}
+
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_KEYS = 100;
+
+/**
+ * The stored webhooks of a conversation or of a time range (`StoredWebhooks`), for replay. Reads
+ * only: a conversation's events are one Query of its partition plus one per call it links (as the
+ * processor folds them); a range is a Scan of the table filtered on `EVT#` items' `received_at`
+ * (an operator's occasional action: it reads the whole table, paced by the SDK's retries). The
+ * bodies come from their `WEBHOOK#` items, `null` once past RAW_EVENT_RETENTION_DAYS.
+ */
+export function createDynamoDbStoredWebhooks(doc: DynamoDBDocumentClient, tableName: string, options: DynamoDbQueriesOptions = {}): StoredWebhooks {
+  const now = options.now ?? (() => new Date());
+  const eventItems = { ':evt': keys.eventPrefix };
+
+  async function* queryEvents(pk: string): AsyncGenerator<Item[]> {
+    let startKey: Item | undefined;
+    do {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :evt)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+          ExpressionAttributeValues: { ':pk': pk, ...eventItems },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield (out.Items ?? []) as Item[];
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async function* scanRange(from: string, to: string): AsyncGenerator<Item[]> {
+    let startKey: Item | undefined;
+    do {
+      const out = await doc.send(
+        new ScanCommand({
+          TableName: tableName,
+          FilterExpression: 'begins_with(#sk, :evt) AND #at BETWEEN :from AND :to',
+          ProjectionExpression: '#pk, #sk, #at',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey, '#at': 'received_at' },
+          ExpressionAttributeValues: { ...eventItems, ':from': from, ':to': to },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield (out.Items ?? []) as Item[];
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  /** The bodies of `eventKeys` (`WEBHOOK#<key>` items), those expired or missing absent from the map. */
+  async function bodies(eventKeys: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const nowS = Math.floor(now().getTime() / 1000);
+    for (let i = 0; i < eventKeys.length; i += BATCH_GET_KEYS) {
+      let request: Item[] = eventKeys
+        .slice(i, i + BATCH_GET_KEYS)
+        .map((k) => ({ [TABLE.partitionKey]: keys.webhook(k), [TABLE.sortKey]: keys.webhookBody }));
+      for (let attempt = 0; request.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** attempt)));
+        const out = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: request, ConsistentRead: true } } }));
+        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) {
+          if (typeof it.body === 'string' && isLive(it, nowS)) found.set(String(it[TABLE.partitionKey]).slice(keys.webhook('').length), it.body);
+        }
+        request = (out.UnprocessedKeys?.[tableName]?.Keys ?? []) as Item[];
+      }
+    }
+    return found;
+  }
+
+  async function withBodies(items: readonly Item[], seen: Set<string>): Promise<StoredWebhook[]> {
+    const fresh = items
+      .map((it) => ({ eventKey: String(it[TABLE.sortKey]).slice(keys.eventPrefix.length), receivedAt: String(it.received_at) }))
+      .filter((w) => !seen.has(w.eventKey) && (seen.add(w.eventKey), true));
+    if (fresh.length === 0) return [];
+    const found = await bodies(fresh.map((w) => w.eventKey));
+    return fresh.map((w) => ({ ...w, body: found.get(w.eventKey) ?? null }));
+  }
+
+  return {
+    async *select(selection: WebhookSelection) {
+      const seen = new Set<string>();
+      if (selection.kind === 'range') {
+        for await (const page of scanRange(selection.from, selection.to)) {
+          const out = await withBodies(page, seen);
+          if (out.length > 0) yield out;
+        }
+        return;
+      }
+      // The conversation's events, then those of each call they name (events of a call stored
+      // before the call was linked live under `CALL#<call_id>`), as the processor's fold reads them.
+      const callIds = new Set<string>();
+      const pks = [keys.conversation(selection.conversationId)];
+      for (let i = 0; i < pks.length; i++) {
+        for await (const page of queryEvents(pks[i]!)) {
+          for (const it of page) {
+            const facts = parseJson(String(it.facts_json)) as { data?: Record<string, unknown> } | null;
+            const callId = facts?.data ? asId(facts.data.call_id) : null;
+            if (callId && !callIds.has(callId)) {
+              callIds.add(callId);
+              pks.push(keys.call(callId));
+            }
+          }
+          const out = await withBodies(page, seen);
+          if (out.length > 0) yield out;
+        }
+      }
+    },
+  };
 }

@@ -98,9 +98,11 @@ describe('stateful stack (defaults)', () => {
   });
 
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'WorkQueueUrl', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
+    // Replay sends to the work queue itself (redrive's destination is the DLQ's source queue).
+    template.hasOutput('WorkQueueUrl', { Value: { Ref: logicalId(stateful.queue) } });
   });
 });
 
