@@ -7,9 +7,9 @@
  * only in `npm start` (the local server is their only home, e.g. readiness or a page).
  */
 
-export type RouteMethod = 'GET' | 'POST';
-/** Which handler answers: a Lambda's (`ingest`, `query`) or one of the local server's own. */
-export type RouteTarget = 'ingest' | 'query' | 'health';
+export type RouteMethod = 'GET' | 'POST' | 'DELETE';
+/** Which handler answers: a Lambda's (`ingest`, `query`, `erasure`) or one of the local server's own. */
+export type RouteTarget = 'ingest' | 'query' | 'erasure' | 'health';
 export type RouteAccess = 'hmac' | 'iam' | 'public';
 
 export interface RouteSpec {
@@ -28,16 +28,21 @@ export const ROUTES = [
   { method: 'GET', path: '/conversations/{conversation_id}/transcript', target: 'query', access: 'iam' },
   { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
+  // Erasure (README "Erasure"): its own function, so the query function stays read-only.
+  { method: 'DELETE', path: '/conversations/{conversation_id}', target: 'erasure', access: 'iam' },
+  { method: 'POST', path: '/erasures', target: 'erasure', access: 'iam' },
   { method: 'GET', path: '/health', target: 'health', access: 'public', localOnly: true },
 ] as const satisfies readonly RouteSpec[];
 
 export type Route = (typeof ROUTES)[number];
 export type QueryRoute = Extract<Route, { target: 'query' }>;
 export type QueryPath = QueryRoute['path'];
+export type ErasureRoute = Extract<Route, { target: 'erasure' }>;
 
 /** The webhook route ThreeTone posts to. */
 export const WEBHOOK_ROUTE = ROUTES.find((r): r is Extract<Route, { target: 'ingest' }> => r.target === 'ingest')!;
 export const QUERY_ROUTES: readonly QueryRoute[] = ROUTES.filter((r): r is QueryRoute => r.target === 'query');
+export const ERASURE_ROUTES: readonly ErasureRoute[] = ROUTES.filter((r): r is ErasureRoute => r.target === 'erasure');
 /** The routes API Gateway serves. */
 export const AWS_ROUTES: readonly RouteSpec[] = ROUTES.filter((r: RouteSpec) => !r.localOnly);
 

@@ -29,6 +29,7 @@ export interface HttpServerOptions {
   port: number;
   ingest: ApiHandler;
   query: ApiHandler;
+  erasure: ApiHandler;
   /** `GET /health` answers 200 when true, 503 otherwise. */
   isReady: () => boolean;
   /** More figures for `GET /health` (e.g. the enrichment backlog). */
@@ -201,6 +202,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return opts.ingest;
       case 'query':
         return opts.query;
+      case 'erasure':
+        return opts.erasure;
       case 'health':
         throw new Error(`target ${target} is answered by the server itself`);
       default: {

@@ -6,7 +6,7 @@ import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { emfEnricherMetrics, emitCount } from '#adapters/emf-metrics.js';
 import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
-import { threeToneApiKey } from '#adapters/secret-source.js';
+import { callerHashKey, threeToneApiKey } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { apiKeyAlert, guardApiKey } from '#functions/enricher/api-key-wait.js';
 import { createEnricher } from '#functions/enricher/enricher.js';
@@ -30,7 +30,9 @@ const deps: ProcessorDeps = {
     conversationCompleted: () => emitCount('ConversationsCompleted', ns, service),
     conversationAlert: () => emitCount('ConversationAlerts', ns, service),
     deadLettered: () => emitCount('DeadLettered', ns, service),
+    erasedDropped: () => emitCount('ErasedWebhooksDropped', ns, service),
   },
+  callerHashKey: callerHashKey(process.env),
 };
 const processor = createProcessor(deps);
 const enricher = createEnricher({

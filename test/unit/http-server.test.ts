@@ -20,6 +20,7 @@ const ok = (body: unknown = { ok: true }): APIGatewayProxyStructuredResultV2 => 
 async function start(opts: Partial<HttpServerOptions> = {}) {
   const ingested: APIGatewayProxyEventV2[] = [];
   const queried: APIGatewayProxyEventV2[] = [];
+  const erased: APIGatewayProxyEventV2[] = [];
   server = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
@@ -31,10 +32,14 @@ async function start(opts: Partial<HttpServerOptions> = {}) {
       queried.push(e);
       return ok();
     },
+    erasure: async (e) => {
+      erased.push(e);
+      return ok({ erased: true });
+    },
     isReady: () => true,
     ...opts,
   });
-  return { url: server.url, ingested, queried };
+  return { url: server.url, ingested, queried, erased };
 }
 
 interface RawResponse {
