@@ -14,6 +14,8 @@ export interface ConversationProcessorProps {
   readonly table: ITable;
   readonly bus: IEventBus;
   readonly apiKeySecret: ISecret;
+  /** The caller lookup key: phone numbers are stored only as HMAC-SHA256 under it. */
+  readonly callerKeySecret: ISecret;
   /** The work queue (stateful stack). Its visibility timeout is 6 times `timeout` (same schedule). */
   readonly queue: IQueue;
   /** From the ThreeTone client's retry budget (functions/processor/schedule.ts). */
@@ -62,6 +64,7 @@ export class ConversationProcessor extends Construct {
       .bindTable(props.table, ENRICHING_TABLE_ACTIONS)
       .bindEventBus(props.bus)
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
+      .bindSecret('CALLER_KEY_SECRET_ARN', props.callerKeySecret)
       .setSettings(threeToneClientEnv(props.threeTone))
       .setSettings(requestBudgetEnv(props.settings.enrichment.budget))
       .setSettings(processorEnv(props.settings));

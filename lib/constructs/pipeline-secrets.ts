@@ -20,6 +20,11 @@ export class PipelineSecrets extends Construct {
   public readonly webhookSecret: ISecret;
   /** SecretString: the ThreeTone API key (or `{"apiKey": "..."}`). */
   public readonly apiKeySecret: ISecret;
+  /**
+   * SecretString: the key of the caller lookup (HMAC-SHA256 of phone numbers, README "Erasure").
+   * Generated; never leaves AWS; replacing it makes earlier lookup items unfindable.
+   */
+  public readonly callerKeySecret: ISecret;
 
   constructor(scope: Construct, id: string, props: PipelineSecretsProps = {}) {
     super(scope, id);
@@ -40,6 +45,11 @@ export class PipelineSecrets extends Construct {
           // and one Platform Alert plus the ThreeToneApiKeyMissing alarm name this secret. Not secret.
           secretStringValue: SecretValue.unsafePlainText(THREETONE_API_KEY_PLACEHOLDER),
         }, 'a new key is created at ThreeTone, stored with put-secret-value, and the old key revoked once the functions\' 5-minute cache has expired');
+
+    this.callerKeySecret = this.created('CallerKeySecret', {
+      description: 'Key of the caller lookup: phone numbers are stored only as HMAC-SHA256 under it (erasure by phone number)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    }, 'lookup items are keyed hashes under this key, so a new key makes the earlier ones unfindable; rotating means keeping the old key beside the new one until RECORD_RETENTION_DAYS has passed (docs/aws-deployment.md, "Erasure")');
   }
 
   private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string): Secret {
