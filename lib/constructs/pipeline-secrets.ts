@@ -49,17 +49,22 @@ export class PipelineSecrets extends Construct {
     this.callerKeySecret = this.created('CallerKeySecret', {
       description: 'Key of the caller lookup: phone numbers are stored only as HMAC-SHA256 under it (erasure by phone number)',
       generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
-    }, 'lookup items are keyed hashes under this key, so a new key makes the earlier ones unfindable; rotating means keeping the old key beside the new one until RECORD_RETENTION_DAYS has passed (docs/aws-deployment.md, "Erasure")');
+    }, undefined,
+      'The caller lookup stores phone numbers only as HMAC-SHA256 digests under this key; a rotated key would leave every ' +
+      'earlier digest unfindable, so conversations could no longer be erased by phone number. The key never leaves AWS and ' +
+      'only the processor and the erasure function may read it; replacing it is a documented manual step ' +
+      '(docs/aws-deployment.md, "Erasing conversations").');
   }
 
-  private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string): Secret {
+  private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string | undefined, reason?: string): Secret {
     const secret = new Secret(this, id, { ...props, removalPolicy: RemovalPolicy.RETAIN });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
+        reason ??
         'The value is issued by or registered at ThreeTone, and no confirmed ThreeTone API lets a rotation Lambda ' +
-        `change it there, so Secrets Manager cannot rotate it alone. Rotation is a documented manual step without downtime: ${rotation} ` +
-        '(docs/aws-deployment.md, "Rotating secrets").',
+          `change it there, so Secrets Manager cannot rotate it alone. Rotation is a documented manual step without downtime: ${rotation} ` +
+          '(docs/aws-deployment.md, "Rotating secrets").',
     });
     return secret;
   }
