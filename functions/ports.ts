@@ -166,8 +166,13 @@ export interface ConversationStore {
    * `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS, and one caller lookup item
    * per `callerKeys` entry (keyed hashes of its phone numbers, never the numbers). Nothing is written
    * when the event was already stored (`duplicate`) or its scope was erased (`erased`: a tombstone).
+   * `linkCall` (conversation scope): the call link is written in the same transaction (as `linkCall`).
    */
-  insertEvent(scope: EventScope, event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[] }, outbox: readonly BusEvent[]): Promise<InsertResult>;
+  insertEvent(
+    scope: EventScope,
+    event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
+    outbox: readonly BusEvent[],
+  ): Promise<InsertResult>;
   /** Events of a conversation or of an unlinked call (strongly consistent). */
   listEvents(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<StoredEvent[]>;
   /** Records that `callId` belongs to `conversationId` (idempotent). @throws ConversationErasedError */

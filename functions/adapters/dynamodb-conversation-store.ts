@@ -188,6 +188,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           }),
         ),
       ];
+      if (scope.kind === 'conversation' && event.linkCall !== undefined) {
+        items.push({ Put: { TableName: tableName, Item: { pk: keys.call(event.linkCall), sk: keys.link, conversation_id: scope.conversationId } } });
+      }
       // Last, so its index is known: an erased scope refuses the event (nothing of it is stored).
       if (scope.kind !== 'platform') items.push(notErased(tableName, pk));
       try {

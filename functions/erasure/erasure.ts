@@ -177,6 +177,9 @@ export function createErasureHandler(deps: ErasureHandlerDeps) {
       response = await match.route.run(deps.erasure, match.params, event, log);
     } catch (err) {
       response = errorResponse(err);
+      if (err instanceof HttpError && err.status === 405 && routeName) {
+        response.headers = { ...response.headers, allow: ROUTES.filter((r) => r.name === routeName).map((r) => r.method).join(', ') };
+      }
       if (!(err instanceof HttpError)) {
         log.error('erasure request failed', { route: routeName, method, status: response.statusCode, ...errorFields(err) });
         return response;

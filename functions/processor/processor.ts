@@ -240,14 +240,18 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
 
     const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
+    let duplicate = false;
     /** False when the scope was erased: the webhook is acknowledged and dropped, nothing of it stored. */
     const storeEvent = async (): Promise<boolean> => {
-      const result = await store.insertEvent(scope, stored, outbox);
+      // A conversation's event links its call in the same transaction (one round trip, one tombstone check).
+      const linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
+      const result = await store.insertEvent(scope, { ...stored, ...(linkCall !== undefined && { linkCall }) }, outbox);
       if (result === 'erased') {
         deps.metrics?.erasedDropped?.();
         log.info('event dropped: its conversation was erased', { event: envelope.event });
         return false;
       }
+      duplicate = result === 'duplicate';
       log.info(result === 'stored' ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
       return true;
     };
@@ -255,7 +259,9 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') {
       const { conversationId } = scope;
       if (!(await storeEvent())) return;
-      if (callId) {
+      if (callId && duplicate) {
+        // A redelivery: the link went in with the first copy, unless that was stored before links were
+        // written in the event's transaction; writing it again is idempotent.
         try {
           await store.linkCall(callId, conversationId);
         } catch (err) {
