@@ -172,6 +172,8 @@ export const SETTINGS = {
 
   reconcileLookbackHours: integer('RECONCILE_LOOKBACK_HOURS', 'reconcileLookbackHours', 6, { min: 1, max: 168 }),
   outboxGraceSeconds: integer('OUTBOX_GRACE_SECONDS', 'outboxGraceSeconds', 300, { min: 0 }),
+
+  erasureTombstoneDays: integer('ERASURE_TOMBSTONE_DAYS', 'erasureTombstoneDays', 45, { min: 0 }),
 } as const;
 
 /** The alert threshold settings, one per field of `AlertThresholds` (the compiler keeps them in step). */
@@ -367,6 +369,31 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
 
 /** The reconciler's own settings (its budget is rendered by `requestBudgetEnv`). */
 export const reconcilerEnv = ({ budget: _budget, ...settings }: ReconcilerSettings) => render(RECONCILER, settings);
+
+// ---------------------------------------------------------------- erasure
+
+export interface ErasureConfig {
+  readonly tableName: string;
+  /** Local only, as for the query routes: when set, requests need `x-api-key` equal to it. On AWS, IAM authorizes. */
+  readonly apiKey: string | undefined;
+  /** Days an erasure's tombstone is kept (0: forever). */
+  readonly tombstoneDays: number;
+}
+
+export type ErasureSettings = Pick<ErasureConfig, 'tombstoneDays'>;
+
+const ERASURE = { tombstoneDays: SETTINGS.erasureTombstoneDays } as const;
+
+export const loadErasureSettings = (env: Env = process.env): ErasureSettings => readAll(ERASURE, env);
+
+export function loadErasureConfig(env: Env = process.env): ErasureConfig {
+  return { tableName: str(env, 'TABLE_NAME'), apiKey: optional(env, 'QUERY_API_KEY'), ...loadErasureSettings(env) };
+}
+
+export const erasureEnv = (settings: ErasureSettings) => render(ERASURE, settings);
+
+/** Local default of the caller lookup key (`CALLER_HASH_KEY`); on AWS a generated secret. Never use it outside a laptop. */
+export const DEV_CALLER_HASH_KEY = 'local-dev-caller-hash-key';
 
 // ---------------------------------------------------------------- live publisher
 

@@ -144,6 +144,16 @@ export class ConcurrentUpdateError extends Error {
   }
 }
 
+/** The conversation (or call) was erased: its tombstone refuses the write, and nothing was written. */
+export class ConversationErasedError extends Error {
+  constructor(scope: string) {
+    super(`${scope} was erased`);
+    this.name = 'ConversationErasedError';
+  }
+}
+
+export type InsertResult = 'stored' | 'duplicate' | 'erased';
+
 export interface OutboxEntry {
   /** Where the adapter keeps it; opaque to the core. */
   readonly ref: { readonly pk: string; readonly sk: string };
@@ -153,19 +163,25 @@ export interface OutboxEntry {
 export interface ConversationStore {
   /**
    * Stores the event once, together with `outbox`, atomically: its facts for as long as records,
-   * and `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS. Returns false when
-   * the event was already stored (a duplicate): nothing is written then.
+   * `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS, and one caller lookup item
+   * per `callerKeys` entry (keyed hashes of its phone numbers, never the numbers). Nothing is written
+   * when the event was already stored (`duplicate`) or its scope was erased (`erased`: a tombstone).
+   * `linkCall` (conversation scope): the call link is written in the same transaction (as `linkCall`).
    */
-  insertEvent(scope: EventScope, event: StoredEvent & { readonly rawText: string }, outbox: readonly BusEvent[]): Promise<boolean>;
+  insertEvent(
+    scope: EventScope,
+    event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
+    outbox: readonly BusEvent[],
+  ): Promise<InsertResult>;
   /** Events of a conversation or of an unlinked call (strongly consistent). */
   listEvents(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<StoredEvent[]>;
-  /** Records that `callId` belongs to `conversationId` (idempotent). */
+  /** Records that `callId` belongs to `conversationId` (idempotent). @throws ConversationErasedError */
   linkCall(callId: string, conversationId: string): Promise<void>;
   getCallLink(callId: string): Promise<string | null>;
   getRecord(conversationId: string): Promise<RecordSnapshot | null>;
-  /** Idempotent overwrite of a conversation's transcript. */
+  /** Idempotent overwrite of a conversation's transcript. @throws ConversationErasedError */
   putTranscript(conversationId: string, turns: readonly TranscriptTurn[]): Promise<void>;
-  /** @throws ConcurrentUpdateError */
+  /** @throws ConcurrentUpdateError, ConversationErasedError (its tombstone exists: nothing written) */
   commit(change: RecordChange): Promise<void>;
   /** Outbox entries not yet published, of one scope (`platform` needs the event key). */
   pendingOutbox(scope: EventScope, eventKey?: string): Promise<OutboxEntry[]>;
@@ -202,6 +218,53 @@ export interface RequestBudget {
   take(): Promise<{ granted: true } | { granted: false; retryAfterMs: number }>;
   /** ThreeTone answered 429 anyway (another client shares the key): nobody takes for `forMs` (the budget's clock). */
   block(forMs: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------- erasure
+
+/** An erasure's tombstone: only the id and when it was erased. */
+export interface Tombstone {
+  readonly erasedAt: string;
+}
+
+/** Step 1 of an erasure, one transaction (exactly once, like a record's commit). */
+export interface ErasureCommit {
+  readonly conversationId: string;
+  /** The `rev` of the record read before; null: there was no record (then none may appear meanwhile). */
+  readonly expectedRev: number | null;
+  readonly erasedAt: string;
+  /** Removes the record's contribution to its agent's aggregates. */
+  readonly aggregateDeltas: readonly AggregateDelta[];
+  /** `Conversation Erased`, kept beside the tombstone until published. */
+  readonly outbox: readonly BusEvent[];
+}
+
+export interface ErasureStore {
+  getRecord(conversationId: string): Promise<RecordSnapshot | null>;
+  getTombstone(conversationId: string): Promise<Tombstone | null>;
+  /** Anything stored under the conversation (events of a conversation whose record is not written yet). */
+  hasData(conversationId: string): Promise<boolean>;
+  /**
+   * Atomically: the tombstone is put (it must not exist), the record deleted (conditioned on
+   * `expectedRev`, or on its absence), the aggregates corrected, the conversation taken off the
+   * enrichment queue and the outbox written. @throws ConcurrentUpdateError (re-read and retry)
+   */
+  commitErasure(change: ErasureCommit): Promise<void>;
+  /**
+   * Deletes everything else the conversation is stored as: its calls (tombstoned first), their and
+   * its events with their stored bodies and caller lookup items, transcript, outbox entries, call
+   * links. Idempotent; resumes where a crashed run stopped.
+   */
+  purge(conversationId: string, erasedAt: string): Promise<void>;
+  /** `Conversation Erased` entries not yet published. */
+  pendingErasureOutbox(conversationId: string): Promise<OutboxEntry[]>;
+  deleteOutbox(entries: readonly OutboxEntry[]): Promise<void>;
+  /** The conversations (and calls not linked to one) whose webhooks carried this caller key. */
+  scopesOfCaller(callerKey: string): Promise<{ conversationIds: string[]; callIds: string[] }>;
+  /** Resolves a call to its conversation. */
+  getCallLink(callId: string): Promise<string | null>;
+  /** Erases a call that never got linked to a conversation: tombstone, then its events and bodies. */
+  purgeCall(callId: string, erasedAt: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- storage (query side)

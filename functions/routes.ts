@@ -7,12 +7,12 @@
  * only in `npm start` (the local server is their only home, e.g. readiness or a page).
  */
 
-export type RouteMethod = 'GET' | 'POST';
+export type RouteMethod = 'GET' | 'POST' | 'DELETE';
 /**
- * Which handler answers: a Lambda's (`ingest`, `query`) or one of the local server's own (`health`;
- * `admin`: the operations `npm run redrive` and `npm run replay` ask a running `npm start` for).
+ * Which handler answers: a Lambda's (`ingest`, `query`, `erasure`) or one of the local server's own
+ * (`health`; `admin`: the operations `npm run redrive` and `npm run replay` ask a running `npm start` for).
  */
-export type RouteTarget = 'ingest' | 'query' | 'health' | 'admin';
+export type RouteTarget = 'ingest' | 'query' | 'erasure' | 'health' | 'admin';
 export type RouteAccess = 'hmac' | 'iam' | 'public';
 
 export interface RouteSpec {
@@ -31,6 +31,9 @@ export const ROUTES = [
   { method: 'GET', path: '/conversations/{conversation_id}/transcript', target: 'query', access: 'iam' },
   { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
+  // Erasure (README "Erasure"): its own function, so the query function stays read-only.
+  { method: 'DELETE', path: '/conversations/{conversation_id}', target: 'erasure', access: 'iam' },
+  { method: 'POST', path: '/erasures', target: 'erasure', access: 'iam' },
   { method: 'GET', path: '/health', target: 'health', access: 'public', localOnly: true },
   { method: 'POST', path: '/admin/redrive', target: 'admin', access: 'iam', localOnly: true },
   { method: 'POST', path: '/admin/replay', target: 'admin', access: 'iam', localOnly: true },
@@ -39,6 +42,7 @@ export const ROUTES = [
 export type Route = (typeof ROUTES)[number];
 export type QueryRoute = Extract<Route, { target: 'query' }>;
 export type QueryPath = QueryRoute['path'];
+export type ErasureRoute = Extract<Route, { target: 'erasure' }>;
 
 /** The webhook route ThreeTone posts to. */
 export const WEBHOOK_ROUTE = ROUTES.find((r): r is Extract<Route, { target: 'ingest' }> => r.target === 'ingest')!;
@@ -46,6 +50,7 @@ export const QUERY_ROUTES: readonly QueryRoute[] = ROUTES.filter((r): r is Query
 export type AdminRoute = Extract<Route, { target: 'admin' }>;
 export type AdminPath = AdminRoute['path'];
 
+export const ERASURE_ROUTES: readonly ErasureRoute[] = ROUTES.filter((r): r is ErasureRoute => r.target === 'erasure');
 /** The routes API Gateway serves. */
 export const AWS_ROUTES: readonly RouteSpec[] = ROUTES.filter((r: RouteSpec) => !r.localOnly);
 

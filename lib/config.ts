@@ -15,6 +15,8 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   ConfigError,
   type Env,
+  type ErasureSettings,
+  loadErasureSettings,
   type IngestConfig,
   loadIngestConfig,
   loadProcessorSettings,
@@ -192,6 +194,7 @@ export interface PipelineConfig {
     readonly schedule: ProcessingSchedule;
   };
   readonly events: { readonly archiveRetentionDays: number };
+  readonly erasure: { readonly settings: ErasureSettings };
   readonly reconciler: {
     readonly settings: ReconcilerSettings;
     readonly scheduleMinutes: number;
@@ -253,6 +256,16 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
     throw err;
   }
 
+  const erasure = settings(loadErasureSettings);
+  // A tombstone must outlive every way a webhook of the erased conversation can still arrive: the
+  // replay window at ingest, then up to 14 days in the work queue and 14 in the DLQ (a redrive).
+  const minTombstoneDays = Math.ceil(settings(loadIngestConfig).replayWindowSeconds / 86_400) + 28;
+  if (erasure.tombstoneDays !== 0 && erasure.tombstoneDays < minTombstoneDays) {
+    throw new PipelineConfigError(
+      `context "${SETTINGS.erasureTombstoneDays.context}" must be 0 (forever) or at least ${minTombstoneDays} days (the replay window plus the queue's and the DLQ's 14 days each), got ${erasure.tombstoneDays}`,
+    );
+  }
+
   return {
     stackPrefix: v('stackPrefix'),
     functions: { serviceName: v('serviceName'), logLevel: v('logLevel'), logRetention: v('logRetentionDays') },
@@ -268,6 +281,7 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
       schedule,
     },
     events: { archiveRetentionDays: v('eventArchiveRetentionDays') },
+    erasure: { settings: erasure },
     reconciler: { settings: settings(loadReconcilerSettings), scheduleMinutes: v('reconcileScheduleMinutes') },
     live: {
       apiKeyExpiryDays: v('liveApiKeyExpiryDays'),

@@ -34,6 +34,7 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
     bus: stateful.bus,
     webhookSecret: stateful.webhookSecret,
     apiKeySecret: stateful.apiKeySecret,
+    callerKeySecret: stateful.callerKeySecret,
     queue: stateful.queue,
     deadLetterQueue: stateful.deadLetterQueue,
     alarmTopic: stateful.alarmTopic,

@@ -27,6 +27,7 @@ export class StatefulStack extends Stack {
   public readonly bus: IEventBus;
   public readonly webhookSecret: ISecret;
   public readonly apiKeySecret: ISecret;
+  public readonly callerKeySecret: ISecret;
   public readonly queue: IQueue;
   public readonly deadLetterQueue: IQueue;
   public readonly alarmTopic: ITopic;
@@ -48,6 +49,7 @@ export class StatefulStack extends Stack {
     const secrets = new PipelineSecrets(this, 'Secrets', config.secrets);
     this.webhookSecret = secrets.webhookSecret;
     this.apiKeySecret = secrets.apiKeySecret;
+    this.callerKeySecret = secrets.callerKeySecret;
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
     new CfnOutput(this, 'EventBusName', { description: 'Subscribe your rules to this bus', value: this.bus.eventBusName });

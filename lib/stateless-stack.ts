@@ -8,6 +8,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
 import { ConversationEnricher } from './constructs/conversation-enricher.js';
+import { ConversationErasure } from './constructs/conversation-erasure.js';
 import { ConversationProcessor } from './constructs/conversation-processor.js';
 import { ConversationQuery } from './constructs/conversation-query.js';
 import { LiveStream } from './constructs/live-stream.js';
@@ -26,6 +27,8 @@ export interface StatelessStackProps extends StackProps {
   readonly bus: IEventBus;
   readonly webhookSecret: ISecret;
   readonly apiKeySecret: ISecret;
+  /** The caller lookup key (processor hashes, erasure looks up). */
+  readonly callerKeySecret: ISecret;
   /** The work queue and its DLQ (stateful stack: accepted webhooks outlive this stack). */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
@@ -49,6 +52,7 @@ export class StatelessStack extends Stack {
   public readonly processing: ConversationProcessor;
   public readonly enrichment: ConversationEnricher;
   public readonly query: ConversationQuery;
+  public readonly erasure: ConversationErasure;
   public readonly reconciler: Reconciler;
   public readonly monitoring: Monitoring;
   public readonly live: LiveStream;
@@ -65,6 +69,7 @@ export class StatelessStack extends Stack {
       entry: entry('processor'),
       table: props.table,
       bus: props.bus,
+      callerKeySecret: props.callerKeySecret,
       queue: props.queue,
       timeout: Duration.seconds(config.processor.schedule.timeoutSeconds),
       batchSize: config.processor.batchSize,
@@ -92,6 +97,15 @@ export class StatelessStack extends Stack {
 
     this.query = new ConversationQuery(this, 'Query', { defaults, entry: entry('query'), table: props.table });
 
+    this.erasure = new ConversationErasure(this, 'Erasure', {
+      defaults,
+      entry: entry('erasure'),
+      table: props.table,
+      bus: props.bus,
+      callerKeySecret: props.callerKeySecret,
+      settings: config.erasure.settings,
+    });
+
     this.reconciler = new Reconciler(this, 'Reconcile', {
       defaults,
       entry: entry('reconciler'),
@@ -107,6 +121,7 @@ export class StatelessStack extends Stack {
     this.api = new PipelineApi(this, 'Api', {
       ingest: this.ingest.handler.function,
       query: this.query.handler.function,
+      erasure: this.erasure.handler.function,
       webhookThrottle: config.webhook.throttle,
       queryThrottle: config.query.throttle,
       logRetention: config.functions.logRetention,

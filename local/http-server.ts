@@ -31,6 +31,7 @@ export interface HttpServerOptions {
   query: ApiHandler;
   /** The `admin` routes (redrive, replay); without it they answer 404. */
   admin?: ApiHandler;
+  erasure: ApiHandler;
   /** `GET /health` answers 200 when true, 503 otherwise. */
   isReady: () => boolean;
   /** More figures for `GET /health` (e.g. the enrichment backlog). */
@@ -205,6 +206,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return opts.query;
       case 'admin':
         return opts.admin ?? (async () => ({ statusCode: 404, headers: JSON_HEADERS, body: errorBody('not_found', 'No admin operations here') }));
+      case 'erasure':
+        return opts.erasure;
       case 'health':
         throw new Error(`target ${target} is answered by the server itself`);
       default: {

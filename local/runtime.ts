@@ -13,10 +13,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
 import { createDynamoDbQueries, createDynamoDbStoredWebhooks } from '#adapters/dynamodb-queries.js';
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
+import { createDynamoDbErasureStore } from '#adapters/dynamodb-erasure-store.js';
 import { envSecretSource } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { parseEnvelope } from '#core/envelope.js';
 import {
+  DEV_CALLER_HASH_KEY,
+  loadErasureConfig,
   loadIngestConfig,
   loadProcessorConfig,
   loadQueryConfig,
@@ -24,6 +27,7 @@ import {
   loadThreeToneClientConfig,
   numEnv,
 } from '#functions/config.js';
+import { createErasure, createErasureHandler } from '#functions/erasure/erasure.js';
 import { createIngestHandler } from '#functions/ingest/ingest.js';
 import type { WebhookQueue } from '#functions/ports.js';
 import { apiKeyAlert, guardApiKey } from '#functions/enricher/api-key-wait.js';
@@ -119,6 +123,9 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
   const { maxReceiveCount } = processorConfig;
   const queryConfig = loadQueryConfig({ ...env, TABLE_NAME });
   const reconcilerConfig = loadReconcilerConfig({ ...env, TABLE_NAME });
+  const erasureConfig = loadErasureConfig({ ...env, TABLE_NAME });
+  const callerKey = env.CALLER_HASH_KEY?.trim() || DEV_CALLER_HASH_KEY;
+  const callerHashKey = async () => callerKey;
   const secrets = envSecretSource(webhookSecret);
   if (env.THREETONE_API_URL?.trim()) loadThreeToneClientConfig(env);
 
@@ -164,7 +171,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       secrets,
       config: ingestConfig,
     });
-    const processorDeps = { store, publisher: bus, config: processorConfig };
+    const processorDeps = { store, publisher: bus, config: processorConfig, callerHashKey };
     const processing = createProcessor(processorDeps);
     const budget = createDynamoDbRequestBudget(doc, TABLE_NAME, { ...processorConfig.enrichment.budget, now: clock });
     const enricher = createEnricher({
@@ -194,6 +201,14 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       await draining;
     });
     const query = createQueryHandler({ queries: createDynamoDbQueries(doc, TABLE_NAME), config: queryConfig });
+    const erasure = createErasureHandler({
+      erasure: createErasure({
+        store: createDynamoDbErasureStore(doc, TABLE_NAME, { tombstoneDays: erasureConfig.tombstoneDays }),
+        publisher: bus,
+        callerHashKey,
+      }),
+      apiKey: erasureConfig.apiKey,
+    });
 
     queue.start((event) => processor(event));
     stops.push(() => queue.stop());
@@ -218,6 +233,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       ingest,
       query,
       admin,
+      erasure,
       isReady: () => ready,
       queryApiKey: queryConfig.apiKey,
       health: () => ({ enrichment: backlog }),

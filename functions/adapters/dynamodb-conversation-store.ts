@@ -26,6 +26,7 @@ import { parseJson, stringifyJson } from '#core/json-text.js';
 import type { TranscriptTurn } from '#core/types.js';
 import {
   ConcurrentUpdateError,
+  ConversationErasedError,
   type ConversationStore,
   type EventScope,
   type OutboxEntry,
@@ -36,7 +37,7 @@ import {
 } from '#functions/ports.js';
 import { keys, TABLE } from './table-schema.js';
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type Item = Record<string, unknown>;
 
 export interface StoreOptions {
@@ -60,17 +61,68 @@ export function scopePk(scope: EventScope, eventKey?: string): string {
   }
 }
 
-function isConditionFailure(err: unknown, index = 0): boolean {
+export function isConditionFailure(err: unknown, index = 0): boolean {
   if (!(err instanceof TransactionCanceledException)) return false;
   return err.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
 }
 
-function isTransactionConflict(err: unknown): boolean {
+export function isTransactionConflict(err: unknown): boolean {
   if (err instanceof TransactionCanceledException) {
     return (err.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict');
   }
   return (err as { name?: string } | undefined)?.name === 'TransactionConflictException';
 }
+
+/** An outbox entry's Put (pending until published; the reconciler sweeps `by-time`/`OUTBOX`). */
+export const outboxPut = (tableName: string, pk: string, event: BusEvent, createdAt: string): TransactItem => ({
+  Put: {
+    TableName: tableName,
+    Item: {
+      pk,
+      sk: keys.outbox(event.detail.event_id),
+      event_json: stringifyJson(event),
+      created_at: createdAt,
+      gsi2pk: keys.pendingOutbox,
+      gsi2sk: `${createdAt}#${event.detail.event_id}`,
+    },
+  },
+});
+
+/** An aggregate delta as one Update of its agent-day item (`ADD` of each non-zero counter). */
+export function aggregateUpdate(tableName: string, delta: AggregateDelta): TransactItem {
+  const names: Record<string, string> = { '#agent': 'agent_id', '#date': 'date' };
+  const values: Record<string, unknown> = { ':agent': delta.agentId, ':date': delta.date };
+  const adds: string[] = [];
+  let i = 0;
+  for (const [counter, n] of Object.entries(delta.counters)) {
+    if (!n) continue;
+    names[`#c${i}`] = counter;
+    values[`:c${i}`] = n;
+    adds.push(`#c${i} :c${i}`);
+    i++;
+  }
+  for (const [topic, n] of Object.entries(delta.topics)) {
+    if (!n) continue;
+    names[`#c${i}`] = `topic:${topic}`;
+    values[`:c${i}`] = n;
+    adds.push(`#c${i} :c${i}`);
+    i++;
+  }
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { pk: keys.agent(delta.agentId), sk: keys.day(delta.date) },
+      UpdateExpression: `SET #agent = :agent, #date = :date${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+/** The tombstone check of a scope's writes: refused once the scope was erased. */
+export const notErased = (tableName: string, scopePk: string): TransactItem => ({
+  ConditionCheck: { TableName: tableName, Key: { pk: keys.erased(scopePk), sk: keys.tombstone }, ConditionExpression: 'attribute_not_exists(pk)' },
+});
 
 export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tableName: string, opts: StoreOptions): ConversationStore {
   const now = opts.now ?? Date.now;
@@ -87,53 +139,20 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     return items;
   }
 
-  const outboxPut = (pk: string, event: BusEvent, createdAt: string): TransactItem => ({
-    Put: {
-      TableName: tableName,
-      Item: {
-        pk,
-        sk: keys.outbox(event.detail.event_id),
-        event_json: stringifyJson(event),
-        created_at: createdAt,
-        gsi2pk: keys.pendingOutbox,
-        gsi2sk: `${createdAt}#${event.detail.event_id}`,
-      },
-    },
-  });
-
-  function aggregateUpdate(delta: AggregateDelta): TransactItem {
-    const names: Record<string, string> = { '#agent': 'agent_id', '#date': 'date' };
-    const values: Record<string, unknown> = { ':agent': delta.agentId, ':date': delta.date };
-    const adds: string[] = [];
-    let i = 0;
-    for (const [counter, n] of Object.entries(delta.counters)) {
-      if (!n) continue;
-      names[`#c${i}`] = counter;
-      values[`:c${i}`] = n;
-      adds.push(`#c${i} :c${i}`);
-      i++;
+  /** One write of a conversation's data, refused (ConversationErasedError) once `scopePk` is tombstoned. */
+  async function writeUnlessErased(scopePk: string, item: TransactItem): Promise<void> {
+    try {
+      await doc.send(new TransactWriteCommand({ TransactItems: [notErased(tableName, scopePk), item] }));
+    } catch (err) {
+      if (isConditionFailure(err, 0)) throw new ConversationErasedError(scopePk);
+      throw err;
     }
-    for (const [topic, n] of Object.entries(delta.topics)) {
-      if (!n) continue;
-      names[`#c${i}`] = `topic:${topic}`;
-      values[`:c${i}`] = n;
-      adds.push(`#c${i} :c${i}`);
-      i++;
-    }
-    return {
-      Update: {
-        TableName: tableName,
-        Key: { pk: keys.agent(delta.agentId), sk: keys.day(delta.date) },
-        UpdateExpression: `SET #agent = :agent, #date = :date${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-      },
-    };
   }
 
   return {
     async insertEvent(scope, event, outbox) {
       const pk = scopePk(scope, event.key);
+      const callerKeys = scope.kind === 'platform' ? [] : [...new Set(event.callerKeys ?? [])];
       const createdAt = new Date(now()).toISOString();
       const items: TransactItem[] = [
         {
@@ -146,6 +165,8 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
               facts_json: stringifyJson({ event: event.envelope.event, timestamp: event.envelope.timestamp, data: eventFacts(event.envelope.data) }),
               timestamp_ms: event.timestampMs,
               received_at: event.receivedAt,
+              // Which caller lookup items point here (hashes only), so an erasure can delete them.
+              ...(callerKeys.length > 0 && { caller_keys: callerKeys }),
               expires_at: expiresAt(scope.kind === 'platform' ? opts.retention.rawEventDays : opts.retention.recordDays),
             },
             ConditionExpression: 'attribute_not_exists(pk)',
@@ -159,13 +180,25 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             Item: { pk: keys.webhook(event.key), sk: keys.webhookBody, body: event.rawText, expires_at: expiresAt(opts.retention.rawEventDays) },
           },
         },
-        ...outbox.map((e) => outboxPut(pk, e, createdAt)),
+        ...outbox.map((e) => outboxPut(tableName, pk, e, createdAt)),
+        // Caller lookup (README "Erasure"): keyed hash → this scope; kept as long as the facts.
+        ...callerKeys.map(
+          (h): TransactItem => ({
+            Put: { TableName: tableName, Item: { pk: keys.caller(h), sk: pk, expires_at: expiresAt(opts.retention.recordDays) } },
+          }),
+        ),
       ];
+      if (scope.kind === 'conversation' && event.linkCall !== undefined) {
+        items.push({ Put: { TableName: tableName, Item: { pk: keys.call(event.linkCall), sk: keys.link, conversation_id: scope.conversationId } } });
+      }
+      // Last, so its index is known: an erased scope refuses the event (nothing of it is stored).
+      if (scope.kind !== 'platform') items.push(notErased(tableName, pk));
       try {
         await doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return true;
+        return 'stored';
       } catch (err) {
-        if (isConditionFailure(err, 0)) return false;
+        if (scope.kind !== 'platform' && isConditionFailure(err, items.length - 1)) return 'erased';
+        if (isConditionFailure(err, 0)) return 'duplicate';
         throw err;
       }
     },
@@ -187,7 +220,10 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async linkCall(callId, conversationId) {
-      await doc.send(new PutCommand({ TableName: tableName, Item: { pk: keys.call(callId), sk: keys.link, conversation_id: conversationId } }));
+      const conversationPk = keys.conversation(conversationId);
+      await writeUnlessErased(conversationPk, {
+        Put: { TableName: tableName, Item: { pk: keys.call(callId), sk: keys.link, conversation_id: conversationId } },
+      });
     },
 
     async getCallLink(callId) {
@@ -218,9 +254,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       }
       const expires_at = expiresAt(opts.retention.transcriptDays);
       for (const [i, chunk] of chunks.entries()) {
-        await doc.send(
-          new PutCommand({ TableName: tableName, Item: { pk, sk: keys.transcript(i), turns_json: JSON.stringify(chunk), chunk: i, chunks: chunks.length, expires_at } }),
-        );
+        await writeUnlessErased(pk, {
+          Put: { TableName: tableName, Item: { pk, sk: keys.transcript(i), turns_json: JSON.stringify(chunk), chunk: i, chunks: chunks.length, expires_at } },
+        });
       }
       // A shorter rewrite leaves no stale tail behind.
       const existing = await queryAll({
@@ -264,8 +300,8 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       };
       const items: TransactItem[] = [
         recordPut,
-        ...change.aggregateDeltas.map(aggregateUpdate),
-        ...change.outbox.map((e) => outboxPut(pk, e, createdAt)),
+        ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d)),
+        ...change.outbox.map((e) => outboxPut(tableName, pk, e, createdAt)),
       ];
       // Exact without a condition of its own: the record's `rev` condition orders every change.
       const queue = change.enrichmentQueue;
@@ -288,9 +324,12 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       } else if (queue?.op === 'remove') {
         items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } });
       }
+      // An erasure deletes the record after putting the tombstone: a rebuild racing it writes nothing.
+      items.push(notErased(tableName, pk));
       try {
         await doc.send(new TransactWriteCommand({ TransactItems: items }));
       } catch (err) {
+        if (isConditionFailure(err, items.length - 1)) throw new ConversationErasedError(pk);
         if (isConditionFailure(err, 0) || isTransactionConflict(err)) throw new ConcurrentUpdateError(change.conversationId);
         throw err;
       }

@@ -83,3 +83,23 @@ export function threeToneApiKey(env: Record<string, string | undefined>): () => 
     return text;
   };
 }
+
+/**
+ * The caller lookup key (README "Erasure"): from Secrets Manager (`CALLER_KEY_SECRET_ARN`, cached 5
+ * minutes) on AWS, else `CALLER_HASH_KEY`. Fails at construction (cold start) when neither is set:
+ * a processor without it would store lookup items no erasure could find.
+ */
+export function callerHashKey(env: Record<string, string | undefined>): () => Promise<string> {
+  const arn = env.CALLER_KEY_SECRET_ARN?.trim();
+  if (!arn) {
+    const key = env.CALLER_HASH_KEY?.trim();
+    if (!key) throw new ConfigError('No caller lookup key: set CALLER_HASH_KEY or CALLER_KEY_SECRET_ARN', 'CALLER_HASH_KEY', 'is required');
+    return async () => key;
+  }
+  return async () => {
+    const value = await getSecret(arn, { maxAge: 300 });
+    const text = (typeof value === 'string' ? value : value === undefined ? '' : Buffer.from(value).toString('utf8')).trim();
+    if (!text) throw new Error(`Secret ${arn} is empty`);
+    return text;
+  };
+}

@@ -44,4 +44,13 @@ export const keys = {
   budget: 'BUDGET#threetone',
   budgetBucket: (window: 'MINUTE' | 'HOUR', bucket: number) => `${window}#${bucket}`,
   budgetBlock: 'BLOCK',
+  /**
+   * An erasure tombstone: what a scope (`CONV#<id>` or `CALL#<id>`) was erased (only the id and the
+   * erasure time), so that a late webhook cannot store it again. Its own partition, so an erasure's
+   * purge of the scope never meets it.
+   */
+  erased: (scopePk: string) => `ERASED#${scopePk}`,
+  tombstone: 'TOMBSTONE',
+  /** Caller lookup: a keyed hash of a normalized phone number; one item per scope (sk = the scope's pk). */
+  caller: (hash: string) => `CALLER#${hash}`,
 } as const;

@@ -15,6 +15,7 @@ export const DetailType = {
   ConversationAlert: 'Conversation Alert',
   PlatformAlert: 'Platform Alert',
   ThreeToneEvent: 'ThreeTone Event',
+  ConversationErased: 'Conversation Erased',
 } as const;
 export type DetailType = (typeof DetailType)[keyof typeof DetailType];
 

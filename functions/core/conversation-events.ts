@@ -178,3 +178,15 @@ export function deadLetterAlert(input: {
     source: { message_id: input.messageId, event: input.event, conversation_id: input.conversationId, receive_count: input.receiveCount },
   });
 }
+
+/**
+ * A conversation was erased (README "Erasure"): consumers delete what they derived from it. Carries
+ * ids and the erasure time only; one per erasure (a second request for the same erasure is the same event).
+ */
+export function conversationErased(p: { conversationId: string; agentId: string | null; erasedAt: string }): BusEvent {
+  return busEvent(DetailType.ConversationErased, `${p.conversationId}|${p.erasedAt}`, p.erasedAt, {
+    conversation_id: p.conversationId,
+    agent_id: p.agentId,
+    erased_at: p.erasedAt,
+  });
+}

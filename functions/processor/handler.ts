@@ -5,6 +5,7 @@
 import { deployedProcessor } from '#functions/shared/conversation-pipeline.js';
 import { createProcessorHandler } from './processor.js';
 
-const { deps, processor } = deployedProcessor();
+// It stores webhooks, so it keys their phone fields for erasure by caller (CALLER_KEY_SECRET_ARN).
+const { deps, processor } = deployedProcessor(process.env, { storesWebhooks: true });
 
 export const handler = createProcessorHandler(deps, processor);

@@ -25,8 +25,10 @@ import { isNonFinalStatus } from '#core/normalize-details.js';
 import { buildRecord, sortTime } from '#core/record.js';
 import { transcriptMetrics } from '#core/transcript-metrics.js';
 import type { NormalizedDetails, TranscriptTurn } from '#core/types.js';
+import { callerKeysOf } from '#core/caller-keys.js';
 import {
   ConcurrentUpdateError,
+  ConversationErasedError,
   type ConversationStore,
   type EventPublisher,
   type EventScope,
@@ -39,6 +41,8 @@ export interface ProcessorMetrics {
   conversationCompleted(): void;
   conversationAlert(): void;
   deadLettered(): void;
+  /** A webhook for an erased conversation was acknowledged and dropped (optional: not every host counts it). */
+  erasedDropped?(): void;
 }
 
 export interface ProcessorDeps {
@@ -50,6 +54,11 @@ export interface ProcessorDeps {
   metrics?: ProcessorMetrics;
   /** Waits between optimistic-concurrency retries. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The secret key of the caller lookup (README "Erasure"): each phone field is stored as an
+   * HMAC-SHA256 under it, never in clear. Without it no lookup items are written.
+   */
+  callerHashKey?: () => Promise<string>;
 }
 
 /** A message that can never succeed (it still goes to the DLQ, through the queue's redrive). */
@@ -118,7 +127,14 @@ export function createProcessor(deps: ProcessorDeps) {
   async function reconcileConversation(conversationId: string, log: Logger = baseLog, enrich: Enrich = {}): Promise<{ queued: boolean }> {
     let queued = false;
     await withLock(`conversation:${conversationId}`, async () => {
-      queued = await reconcileUnlocked(conversationId, log, enrich);
+      try {
+        queued = await reconcileUnlocked(conversationId, log, enrich);
+      } catch (err) {
+        // Erased meanwhile: nothing was written, and its pending outbox is the erasure's to delete.
+        if (!(err instanceof ConversationErasedError)) throw err;
+        log.info('conversation erased; nothing rebuilt');
+        return;
+      }
       await flushOutbox({ kind: 'conversation', conversationId });
     });
     return { queued };
@@ -213,7 +229,8 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!parsed.ok) throw new UnprocessableMessageError(`invalid envelope on the queue: ${parsed.code}`);
     const { envelope, timestampMs } = parsed;
     const key = eventKey(envelope);
-    const stored = { key, envelope, timestampMs, receivedAt, rawText: body };
+    const callerKeys = deps.callerHashKey ? callerKeysOf(envelope.data, await deps.callerHashKey()) : [];
+    const stored = { key, envelope, timestampMs, receivedAt, rawText: body, callerKeys };
     let scope = scopeOf(envelope.data);
     const callId = callIdOf(envelope.data);
     if (scope.kind === 'call') {
@@ -223,22 +240,45 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
 
     const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
-    const storeEvent = async () => {
-      const isNew = await store.insertEvent(scope, stored, outbox);
-      log.info(isNew ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+    let duplicate = false;
+    /** False when the scope was erased: the webhook is acknowledged and dropped, nothing of it stored. */
+    const storeEvent = async (): Promise<boolean> => {
+      // A conversation's event links its call in the same transaction (one round trip, one tombstone check).
+      const linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
+      const result = await store.insertEvent(scope, { ...stored, ...(linkCall !== undefined && { linkCall }) }, outbox);
+      if (result === 'erased') {
+        deps.metrics?.erasedDropped?.();
+        log.info('event dropped: its conversation was erased', { event: envelope.event });
+        return false;
+      }
+      duplicate = result === 'duplicate';
+      log.info(result === 'stored' ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+      return true;
     };
 
     if (scope.kind === 'conversation') {
       const { conversationId } = scope;
-      await storeEvent();
-      if (callId) await store.linkCall(callId, conversationId);
+      if (!(await storeEvent())) return;
+      if (callId && duplicate) {
+        // A redelivery: the link went in with the first copy, unless that was stored before links were
+        // written in the event's transaction; writing it again is idempotent.
+        try {
+          await store.linkCall(callId, conversationId);
+        } catch (err) {
+          if (!(err instanceof ConversationErasedError)) throw err;
+          log.info('conversation erased while its event was processed; dropped');
+          return;
+        }
+      }
       await reconcileConversation(conversationId, log); // publishes the raw event's outbox too
     } else if (scope.kind === 'call') {
       const { callId: unlinkedCall } = scope;
+      let kept = true;
       await withLock(`call:${unlinkedCall}`, async () => {
-        await storeEvent();
-        await flushOutbox(scope, key);
+        kept = await storeEvent();
+        if (kept) await flushOutbox(scope, key);
       });
+      if (!kept) return;
       // Written before the read: of this message and the one that links the call, at least one
       // sees the other, so the call's events always reach the conversation.
       const linked = await store.getCallLink(unlinkedCall);

@@ -9,7 +9,7 @@ import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { emfEnricherMetrics, emitCount } from '#adapters/emf-metrics.js';
 import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
-import { threeToneApiKey } from '#adapters/secret-source.js';
+import { callerHashKey, threeToneApiKey } from '#adapters/secret-source.js';
 import { createThreeToneHttpClient } from '#adapters/threetone-http.js';
 import { type Env, loadProcessorConfig, loadThreeToneClientConfig, requireEnv } from '#functions/config.js';
 import { apiKeyAlert, guardApiKey } from '#functions/enricher/api-key-wait.js';
@@ -17,7 +17,7 @@ import { createEnricher } from '#functions/enricher/enricher.js';
 import { createProcessor, type ProcessorDeps } from '#functions/processor/processor.js';
 
 /** The processor as deployed: records from webhook facts; it never calls ThreeTone. */
-export function deployedProcessor(env: Env = process.env) {
+export function deployedProcessor(env: Env = process.env, opts: { storesWebhooks?: boolean } = {}) {
   const config = loadProcessorConfig(env);
   const ns = env.POWERTOOLS_METRICS_NAMESPACE ?? 'ThreeTonePipeline';
   const service = env.POWERTOOLS_SERVICE_NAME ?? 'threetone-pipeline';
@@ -32,7 +32,9 @@ export function deployedProcessor(env: Env = process.env) {
       conversationCompleted: () => emitCount('ConversationsCompleted', ns, service),
       conversationAlert: () => emitCount('ConversationAlerts', ns, service),
       deadLettered: () => emitCount('DeadLettered', ns, service),
+      erasedDropped: () => emitCount('ErasedWebhooksDropped', ns, service),
     },
+    ...(opts.storesWebhooks && { callerHashKey: callerHashKey(env) }),
   };
   return { deps, processor: createProcessor(deps), doc, config, ns, service };
 }

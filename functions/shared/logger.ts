@@ -9,7 +9,7 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 export type { Logger };
 
 /** Errors this service throws: their messages are written here and carry codes and ids, never payload values. */
-const OWN_ERRORS = new Set(['UnprocessableMessageError', 'DetailsNotFoundError', 'ConfigError', 'HttpError', 'ConcurrentUpdateError', 'ThreeToneError']);
+const OWN_ERRORS = new Set(['UnprocessableMessageError', 'DetailsNotFoundError', 'ConfigError', 'HttpError', 'ConcurrentUpdateError', 'ConversationErasedError', 'ThreeToneError']);
 
 /**
  * What may be logged (or put in an alert) of an error: its name, and its message only when this

@@ -3,6 +3,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type ProcessorSettings, processorEnv } from '#functions/config.js';
 import { type FunctionDefaults, NodeFunction } from './node-function.js';
@@ -12,6 +13,8 @@ export interface ConversationProcessorProps {
   readonly entry: string;
   readonly table: ITable;
   readonly bus: IEventBus;
+  /** The caller lookup key: phone numbers are stored only as HMAC-SHA256 under it. */
+  readonly callerKeySecret: ISecret;
   /** The work queue (stateful stack). Its visibility timeout is 6 times `timeout` (same schedule). */
   readonly queue: IQueue;
   /** From the ThreeTone client's retry budget (functions/processor/schedule.ts). */
@@ -44,8 +47,10 @@ export class ConversationProcessor extends Construct {
       timeout: props.timeout,
     })
       // Records, events, outbox, aggregates and enrichment-queue membership; never ThreeTone.
-      .bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'])
+      // ConditionCheckItem: every write of a conversation's data checks it was not erased (tombstone).
+      .bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'])
       .bindEventBus(props.bus)
+      .bindSecret('CALLER_KEY_SECRET_ARN', props.callerKeySecret)
       .setSettings(processorEnv(props.settings));
 
     // Grants exactly what polling needs (Receive, Delete, ChangeMessageVisibility, GetQueueAttributes,

@@ -14,7 +14,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { AWS_ROUTES, QUERY_ROUTES, routeKey, WEBHOOK_ROUTE } from '#functions/routes.js';
+import { AWS_ROUTES, ERASURE_ROUTES, QUERY_ROUTES, routeKey, WEBHOOK_ROUTE } from '#functions/routes.js';
 import type { Throttle } from '../config.js';
 
 /** The webhook route ThreeTone posts to (functions/routes.ts). */
@@ -26,6 +26,8 @@ export const QUERY_PATHS = QUERY_ROUTES.map((r) => r.path);
 export interface PipelineApiProps {
   readonly ingest: IFunction;
   readonly query: IFunction;
+  /** The erasure routes' function (IAM-authorized like the query routes). */
+  readonly erasure: IFunction;
   /** Throttling of `POST /webhooks/threetone`. */
   readonly webhookThrottle: Throttle;
   /** Throttling of every other route (the stage default). */
@@ -45,6 +47,7 @@ export class PipelineApi extends Construct {
   public readonly stage: HttpStage;
   public readonly webhookRoute: HttpRoute;
   public readonly queryRoutes: HttpRoute[];
+  public readonly erasureRoutes: HttpRoute[];
   public readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: PipelineApiProps) {
@@ -93,11 +96,12 @@ export class PipelineApi extends Construct {
     const integrations = {
       ingest: new HttpLambdaIntegration('Ingest', props.ingest),
       query: new HttpLambdaIntegration('Query', props.query),
+      erasure: new HttpLambdaIntegration('Erasure', props.erasure),
     };
     const authorizer = new HttpIamAuthorizer();
     const routes = new Map<string, HttpRoute>();
     for (const r of AWS_ROUTES) {
-      const integration = r.target === 'ingest' || r.target === 'query' ? integrations[r.target] : undefined;
+      const integration = r.target === 'ingest' || r.target === 'query' || r.target === 'erasure' ? integrations[r.target] : undefined;
       if (!integration) throw new Error(`${routeKey(r)}: target "${r.target}" exists only locally; mark the route localOnly`);
       const [route] = this.api.addRoutes({
         path: r.path,
@@ -110,6 +114,7 @@ export class PipelineApi extends Construct {
     }
     this.webhookRoute = routes.get(routeKey(WEBHOOK_ROUTE))!;
     this.queryRoutes = QUERY_ROUTES.map((r) => routes.get(routeKey(r))!);
+    this.erasureRoutes = ERASURE_ROUTES.map((r) => routes.get(routeKey(r))!);
     Validations.of(this.webhookRoute).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason:

@@ -20,6 +20,11 @@ export class PipelineSecrets extends Construct {
   public readonly webhookSecret: ISecret;
   /** SecretString: the ThreeTone API key (or `{"apiKey": "..."}`). */
   public readonly apiKeySecret: ISecret;
+  /**
+   * SecretString: the key of the caller lookup (HMAC-SHA256 of phone numbers, README "Erasure").
+   * Generated; never leaves AWS; replacing it makes earlier lookup items unfindable.
+   */
+  public readonly callerKeySecret: ISecret;
 
   constructor(scope: Construct, id: string, props: PipelineSecretsProps = {}) {
     super(scope, id);
@@ -40,16 +45,26 @@ export class PipelineSecrets extends Construct {
           // and one Platform Alert plus the ThreeToneApiKeyMissing alarm name this secret. Not secret.
           secretStringValue: SecretValue.unsafePlainText(THREETONE_API_KEY_PLACEHOLDER),
         }, 'a new key is created at ThreeTone, stored with put-secret-value, and the old key revoked once the functions\' 5-minute cache has expired');
+
+    this.callerKeySecret = this.created('CallerKeySecret', {
+      description: 'Key of the caller lookup: phone numbers are stored only as HMAC-SHA256 under it (erasure by phone number)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+    }, undefined,
+      'The caller lookup stores phone numbers only as HMAC-SHA256 digests under this key; a rotated key would leave every ' +
+      'earlier digest unfindable, so conversations could no longer be erased by phone number. The key never leaves AWS and ' +
+      'only the processor and the erasure function may read it; replacing it is a documented manual step ' +
+      '(docs/aws-deployment.md, "Erasing conversations").');
   }
 
-  private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string): Secret {
+  private created(id: string, props: ConstructorParameters<typeof Secret>[2], rotation: string | undefined, reason?: string): Secret {
     const secret = new Secret(this, id, { ...props, removalPolicy: RemovalPolicy.RETAIN });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
+        reason ??
         'The value is issued by or registered at ThreeTone, and no confirmed ThreeTone API lets a rotation Lambda ' +
-        `change it there, so Secrets Manager cannot rotate it alone. Rotation is a documented manual step without downtime: ${rotation} ` +
-        '(docs/aws-deployment.md, "Rotating secrets").',
+          `change it there, so Secrets Manager cannot rotate it alone. Rotation is a documented manual step without downtime: ${rotation} ` +
+          '(docs/aws-deployment.md, "Rotating secrets").',
     });
     return secret;
   }

@@ -19,6 +19,7 @@ export const schemaFor: Record<string, string> = {
   [DetailType.ConversationAlert]: 'conversation-alert.json',
   [DetailType.PlatformAlert]: 'platform-alert.json',
   [DetailType.ThreeToneEvent]: 'threetone-event.json',
+  [DetailType.ConversationErased]: 'conversation-erased.json',
 };
 
 /** Ajv's errors when the event's detail, as a consumer parses its `Detail` text, breaks its schema; `null` when valid. */

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { createDynamoDbErasureStore } from '#adapters/dynamodb-erasure-store.js';
+import { createErasure, type Erasure } from '#functions/erasure/erasure.js';
 import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
@@ -21,6 +23,9 @@ import { createTestTable, type TestTable } from './dynamodb.js';
 export const HARNESS_NOW = Date.UTC(2026, 10, 20, 23, 0, 0);
 
 export const THRESHOLDS = { longDurationSeconds: 600, lowSatisfaction: 2.5 };
+
+/** The caller lookup key of the harness's processor and erasure. */
+export const TEST_CALLER_HASH_KEY = 'test-caller-hash-key';
 
 /** ThreeTone's REST API as a map of conversation id → details body, with injectable failures. */
 export class FakeThreeTone implements ThreeToneApi {
@@ -74,6 +79,8 @@ export interface Harness {
   bus: RecordingBus;
   /** The processor handler; after each batch it drains the enrichment queue (`settle`). */
   handler: ReturnType<typeof createProcessorHandler>;
+  /** Erasure by id or phone number, on the same table and bus (README "Erasure"). */
+  erasure: Erasure;
   /** The enricher, with no waits between attempts (the clock is the test's). */
   enricher: ReturnType<typeof createEnricher>;
   /** Drains the enrichment queue until nothing is due (at most `rounds` runs). */
@@ -134,8 +141,16 @@ export async function createHarness(
     publisher: bus,
     config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 } },
     sleep: async () => undefined,
+    callerHashKey: async () => TEST_CALLER_HASH_KEY,
   };
   const processor = createProcessor(deps);
+  const erasure = createErasure({
+    store: createDynamoDbErasureStore(table.doc, table.tableName, { tombstoneDays: 45, now }),
+    publisher: bus,
+    callerHashKey: async () => TEST_CALLER_HASH_KEY,
+    now,
+    sleep: async () => undefined,
+  });
   const enricher = createEnricher({
     store,
     api,
@@ -157,6 +172,7 @@ export async function createHarness(
     api,
     bus,
     handler,
+    erasure,
     enricher,
     settle,
     advance(ms) {

@@ -31,6 +31,7 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acks.map((a) => `${a.path.split('/').slice(1).join('/')} ${a.rule.replace(/^.*::/, '')}`).sort()).toEqual([
       'Api/HttpApi/POST--webhooks--threetone AwsSolutions-APIG4',
       'Secrets/ApiKeySecret AwsSolutions-SMG4',
+      'Secrets/CallerKeySecret AwsSolutions-SMG4',
       'Secrets/WebhookSecret AwsSolutions-SMG4',
     ]);
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(80);

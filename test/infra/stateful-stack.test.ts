@@ -76,8 +76,8 @@ describe('stateful stack (defaults)', () => {
     });
   });
 
-  it('creates the webhook and API key secrets, retained on deletion', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  it('creates the webhook, API key and caller lookup key secrets, retained on deletion', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
     const secrets = template.findResources('AWS::SecretsManager::Secret');
     for (const secret of Object.values(secrets)) {
       expect(secret.DeletionPolicy).toBe('Retain');
@@ -89,6 +89,12 @@ describe('stateful stack (defaults)', () => {
     const webhook = resources[logicalId(stateful.webhookSecret)];
     expect(webhook.Properties.GenerateSecretString).toBeDefined();
     expect(webhook.Properties.SecretString).toBeUndefined();
+  });
+
+  it('gives the caller lookup key a random value (phone numbers are stored only as HMACs under it)', () => {
+    const callerKey = resources[logicalId(stateful.callerKeySecret)];
+    expect(callerKey.Properties.GenerateSecretString).toMatchObject({ PasswordLength: 64 });
+    expect(callerKey.Properties.SecretString).toBeUndefined();
   });
 
   it('creates the API key secret with the placeholder the processor recognises (so messages wait, not dead-letter)', () => {
@@ -166,8 +172,8 @@ describe('stateful stack (configured)', () => {
     context: { webhookSecretArn, apiKeySecretArn, eventArchiveRetentionDays: '0' },
   });
 
-  it('imports secrets given by ARN instead of creating them', () => {
-    statefulTemplate.resourceCountIs('AWS::SecretsManager::Secret', 0);
+  it('imports secrets given by ARN instead of creating them (the caller lookup key is always its own)', () => {
+    statefulTemplate.resourceCountIs('AWS::SecretsManager::Secret', 1);
     statefulTemplate.hasOutput('WebhookSecretArn', { Value: webhookSecretArn });
   });
 

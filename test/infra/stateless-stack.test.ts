@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, requestBudgetEnv, threeToneClientEnv } from '#functions/config.js';
+import { erasureEnv, ingestEnv, loadThreeToneClientConfig, processorEnv, reconcilerEnv, requestBudgetEnv, threeToneClientEnv } from '#functions/config.js';
 import { measuredWorstCaseMs } from '#test/helpers/threetone-budget.js';
 import { QUERY_PATHS, WEBHOOK_PATH } from '#lib/constructs/pipeline-api.js';
 import { actionsOf, logicalId, resourcesFor, statementsOfRole, synthPipeline } from './support.js';
@@ -12,6 +12,7 @@ const functions = {
   ingest: stateless.ingest.handler,
   processor: stateless.processing.processor,
   query: stateless.query.handler,
+  erasure: stateless.erasure.handler,
   reconciler: stateless.reconciler.handler,
   enricher: stateless.enrichment.handler,
   livePublisher: stateless.live.publisher,
@@ -54,7 +55,7 @@ describe('function defaults (one construct for all)', () => {
 
   it('gives every log group a bounded retention', () => {
     const groups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(8); // six functions + API access logs + the live Event API's logs
+    expect(groups).toHaveLength(9); // seven functions + API access logs + the live Event API's logs
     for (const g of groups) expect(g.Properties.RetentionInDays).toBe(30);
   });
 
@@ -84,9 +85,11 @@ describe('environment variables: exactly what each function reads', () => {
     const env = envOf('processor');
     // The bindings (each set with its grant), then exactly the settings rendered from the typed config:
     // a new setting reaches the function without being listed here (README's Settings test lists it).
-    // No ThreeTone client, key or budget: the processor never calls ThreeTone (facts first).
+    // No ThreeTone client, key or budget: the processor never calls ThreeTone (facts first). It keys
+    // phone fields for erasure by caller with the caller key.
     const settings = processorEnv(config.processor.settings);
-    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', ...Object.keys(settings)].sort());
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'CALLER_KEY_SECRET_ARN', ...Object.keys(settings)].sort());
+    expect(refersTo(JSON.stringify(env.CALLER_KEY_SECRET_ARN), stateful.callerKeySecret)).toBe(true);
     // Rendered by the same functions the handlers' loaders invert (round trip: test/unit/config.test.ts).
     expect(env).toMatchObject(settings);
     expect(env).toMatchObject({
@@ -122,6 +125,13 @@ describe('environment variables: exactly what each function reads', () => {
     expect(refersTo(JSON.stringify(env.TABLE_NAME), stateful.table)).toBe(true);
   });
 
+  it('erasure: the table, the bus, the caller lookup key and the tombstone retention', () => {
+    const env = envOf('erasure');
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'CALLER_KEY_SECRET_ARN', ...Object.keys(erasureEnv(config.erasure.settings))].sort());
+    expect(env).toMatchObject({ ERASURE_TOMBSTONE_DAYS: '45' });
+    expect(refersTo(JSON.stringify(env.CALLER_KEY_SECRET_ARN), stateful.callerKeySecret)).toBe(true);
+  });
+
   it('reconciler', () => {
     const env = envOf('reconciler');
     const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.reconciler.settings.budget), ...reconcilerEnv(config.reconciler.settings) };
@@ -153,17 +163,19 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(refersTo(secret!, stateful.webhookSecret)).toBe(true);
   });
 
-  it('processor: read/write items, query the indexes, publish, consume the queue; no ThreeTone key', () => {
+  it('processor: read/write items (tombstone checks included), query the indexes, publish, read the caller key, consume the queue; no ThreeTone key', () => {
     const statements = statementsOf('processor');
     expect(actionsOf(statements)).toEqual(
       [
         ...LOGS,
+        'dynamodb:ConditionCheckItem',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'events:PutEvents',
+        'secretsmanager:GetSecretValue',
         // From the SQS event source: exactly what polling needs (facts never wait: nothing is re-queued).
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -182,6 +194,9 @@ describe('IAM: each function may do exactly what its code does', () => {
       expect(queues).toHaveLength(1);
       expect(refersTo(queues[0]!, stateful.queue)).toBe(true);
     }
+    const secrets = resourcesFor(statements, 'secretsmanager:GetSecretValue');
+    expect(secrets).toHaveLength(1);
+    expect(secrets.filter((r) => refersTo(r, stateful.callerKeySecret))).toHaveLength(1);
     expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
@@ -189,6 +204,33 @@ describe('IAM: each function may do exactly what its code does', () => {
     const statements = statementsOf('query');
     expect(actionsOf(statements)).toEqual([...LOGS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
     expect(resourcesFor(statements, 'dynamodb:Query')).toHaveLength(3);
+  });
+
+  it('erasure: items of the table (no index write), publish, read the caller lookup key; the query function stays read-only', () => {
+    const statements = statementsOf('erasure');
+    expect(actionsOf(statements)).toEqual(
+      [
+        ...LOGS,
+        'dynamodb:ConditionCheckItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'events:PutEvents',
+        'secretsmanager:GetSecretValue',
+      ].sort(),
+    );
+    for (const action of ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']) {
+      const arns = resourcesFor(statements, action);
+      expect(arns).toHaveLength(1);
+      expect(arns[0]).not.toContain('/index/');
+      expect(refersTo(arns[0]!, stateful.table)).toBe(true);
+    }
+    const secrets = resourcesFor(statements, 'secretsmanager:GetSecretValue');
+    expect(secrets).toHaveLength(1);
+    expect(refersTo(secrets[0]!, stateful.callerKeySecret)).toBe(true);
+    expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
   it('enricher: the processor\'s table actions, publish, read the API key; no queue', () => {
@@ -301,15 +343,23 @@ describe('HTTP API', () => {
   const routes = Object.values(resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
   const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!;
 
-  it('has the webhook route and the four query routes, nothing else', () => {
+  it('has the webhook route, the query routes and the two erasure routes, nothing else', () => {
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
-      [`POST ${WEBHOOK_PATH}`, ...QUERY_PATHS.map((p) => `GET ${p}`)].sort(),
+      [`POST ${WEBHOOK_PATH}`, ...QUERY_PATHS.map((p) => `GET ${p}`), 'DELETE /conversations/{conversation_id}', 'POST /erasures'].sort(),
     );
   });
 
-  it('authorizes every query route with IAM', () => {
-    for (const r of routes.filter((r) => r.Properties.RouteKey.startsWith('GET '))) {
-      expect(r.Properties.AuthorizationType).toBe('AWS_IAM');
+  it('authorizes every query and erasure route with IAM', () => {
+    const authorized = routes.filter((r) => r.Properties.RouteKey !== `POST ${WEBHOOK_PATH}`);
+    expect(authorized).toHaveLength(QUERY_PATHS.length + 2);
+    for (const r of authorized) expect(r.Properties.AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('sends the erasure routes to the erasure function only', () => {
+    for (const key of ['DELETE /conversations/{conversation_id}', 'POST /erasures']) {
+      const route = routes.find((r) => r.Properties.RouteKey === key)!;
+      const integrationId = route.Properties.Target['Fn::Join'][1][1].Ref as string;
+      expect(resources[integrationId]!.Properties.IntegrationUri).toEqual({ 'Fn::GetAtt': [logicalId(functions.erasure.function), 'Arn'] });
     }
   });
 

@@ -21,6 +21,7 @@ describe('published JSON Schemas describe the events the processor really emits'
       // in order, one at a time: call_ended lands after completion and changes the record (call_id)
       { batchSize: 1, shuffle: false },
     );
+    expect(await h.erasure.eraseConversation('unknown-to-threetone')).not.toBeNull();
   });
   afterAll(() => h.close());
 

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '#core/signature.js';
 import { readEvents } from '#local/local-bus.js';
+import { schemaErrors } from '#test/helpers/event-schemas.js';
+import type { BusEvent } from '#core/bus-events.js';
 import { startLocalRuntime, type LocalRuntime } from '#local/runtime.js';
 import { conversationEvents, createRng, deliveryPlan, serializeEnvelope, signedRequest } from '#local/traffic.js';
 
@@ -155,6 +157,61 @@ describe('local runtime over HTTP', () => {
     expect(res.body).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
     expect((await get(`/conversations/${CONVERSATION}`, 'wrong')).status).toBe(401);
   });
+
+  it('erases over HTTP: 401 without the key, DELETE and POST /erasures with it, late webhooks dropped', async () => {
+    // Arrange: a second conversation of the same agent, from one caller
+    const id = 'conv_local_runtime_erase';
+    const phone = '+15550123456';
+    const t0 = Date.now() - 120_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const bodies = [
+      { event: 'conversation_started', timestamp: iso(t0), data: { conversation_id: id, agent_id: AGENT, phone_number: phone } },
+      { event: 'conversation_ended', timestamp: iso(t0 + 60_000), data: { conversation_id: id, agent_id: AGENT, duration_seconds: 60 } },
+    ].map((e) => JSON.stringify(e));
+    for (const b of bodies) expect((await post(b, signed(b))).status).toBe(202);
+    await rt.queue.drained();
+    const record = await get(`/conversations/${id}`);
+    expect(record.status).toBe(200);
+    const day = String(record.body.ended_at).slice(0, 10);
+    const metricsBefore = await get(`/agents/${AGENT}/metrics?from=${day}&to=${day}`);
+    const del = (path: string, key: string | null = API_KEY) =>
+      fetch(`${rt.url}${path}`, { method: 'DELETE', headers: key === null ? {} : { 'x-api-key': key } }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+    // Act / Assert: unauthenticated
+    expect((await del(`/conversations/${id}`, null)).status).toBe(401);
+    expect((await del(`/conversations/${id}`, 'wrong')).status).toBe(401);
+    const noKey = await fetch(`${rt.url}/erasures`, { method: 'POST', body: JSON.stringify({ phone_number: phone }) });
+    expect(noKey.status).toBe(401);
+    expect((await get(`/conversations/${id}`)).status).toBe(200);
+
+    // Act / Assert: erased, then the same answer again
+    const first = await del(`/conversations/${id}`);
+    expect(first).toEqual({ status: 200, body: { conversation_id: id, status: 'erased', erased_at: expect.any(String), already_erased: false } });
+    expect((await get(`/conversations/${id}`)).status).toBe(404);
+    const metricsAfter = await get(`/agents/${AGENT}/metrics?from=${day}&to=${day}`);
+    expect(metricsAfter.body.conversations).toBe(Number(metricsBefore.body.conversations) - 1);
+    const second = await del(`/conversations/${id}`);
+    expect(second).toEqual({ status: 200, body: { ...first.body, already_erased: true } });
+    expect((await del('/conversations/never-seen-here')).status).toBe(404);
+    const erased = (await readEvents(rt.eventsFile)).filter((e) => e['detail-type'] === 'Conversation Erased');
+    expect(erased.map((e) => e.detail.conversation_id)).toEqual([id]);
+    expect(schemaErrors({ detailType: 'Conversation Erased', time: erased[0]!.time, detail: erased[0]!.detail } as unknown as BusEvent)).toBeNull();
+
+    // A late webhook: accepted (202), processed, nothing recreated
+    const late = JSON.stringify({ event: 'conversation_ended', timestamp: iso(t0 + 61_000), data: { conversation_id: id, agent_id: AGENT, phone_number: phone } });
+    expect((await post(late, signed(late))).status).toBe(202);
+    await rt.queue.drained();
+    expect((await get(`/conversations/${id}`)).status).toBe(404);
+    expect(rt.queue.stats()).toMatchObject({ deadLettered: 0 });
+
+    // By phone number: nothing left of that caller; a value that is no phone number is a 400
+    const post2 = (b: string) => fetch(`${rt.url}/erasures`, { method: 'POST', headers: { 'x-api-key': API_KEY }, body: b }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    expect(await post2(JSON.stringify({ phone_number: phone }))).toEqual({ status: 200, body: { conversations: [], unlinked_calls_erased: 0 } });
+    const bad = await post2(JSON.stringify({ phone_number: 'abc' }));
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).not.toContain('abc');
+    expect((await post2('not json')).status).toBe(400);
+  }, 60_000);
 
   it('keeps the record across a restart on the same DATA_DIR', async () => {
     // Arrange

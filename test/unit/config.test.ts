@@ -13,6 +13,8 @@ import {
   reconcilerEnv,
   requestBudgetEnv,
   SETTINGS,
+  erasureEnv,
+  loadErasureSettings,
   threeToneClientEnv,
 } from '#functions/config.js';
 
@@ -63,6 +65,8 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     expect(loadReconcilerConfig({ ...TABLE, ...reconcilerEnv(reconciler), ...requestBudgetEnv(reconciler.budget) })).toEqual({ tableName, ...reconciler });
     const query = loadQueryConfig(env);
     expect(loadQueryConfig({ ...TABLE, ...queryEnv(query) })).toEqual(query);
+    const erasure = loadErasureSettings(env);
+    expect(loadErasureSettings(erasureEnv(erasure))).toEqual(erasure);
   });
 
   it('reads the custom values as documented', () => {
@@ -86,6 +90,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       processorEnv(loadProcessorConfig({ ...defaults, REDACT_PERSONAL_DATA: 'true' })),
       reconcilerEnv(loadReconcilerConfig(defaults)),
       requestBudgetEnv(loadRequestBudgetConfig(defaults)),
+      erasureEnv(loadErasureSettings(defaults)),
     ].flatMap((env) => Object.keys(env));
     expect(new Set(rendered).size).toBe(rendered.length);
     expect(rendered.sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());

@@ -20,6 +20,7 @@ const ok = (body: unknown = { ok: true }): APIGatewayProxyStructuredResultV2 => 
 async function start(opts: Partial<HttpServerOptions> = {}) {
   const ingested: APIGatewayProxyEventV2[] = [];
   const queried: APIGatewayProxyEventV2[] = [];
+  const erased: APIGatewayProxyEventV2[] = [];
   server = await startHttpServer({
     host: '127.0.0.1',
     port: 0,
@@ -31,10 +32,14 @@ async function start(opts: Partial<HttpServerOptions> = {}) {
       queried.push(e);
       return ok();
     },
+    erasure: async (e) => {
+      erased.push(e);
+      return ok({ erased: true });
+    },
     isReady: () => true,
     ...opts,
   });
-  return { url: server.url, ingested, queried };
+  return { url: server.url, ingested, queried, erased };
 }
 
 interface RawResponse {
@@ -203,8 +208,22 @@ describe('local HTTP server', () => {
     expect(get.headers.allow).toBe('POST');
     expect(JSON.parse(get.body)).toEqual({ error: { code: 'method_not_allowed', message: expect.any(String) } });
     expect(post.status).toBe(405);
-    expect(post.headers.allow).toBe('GET');
+    expect(post.headers.allow).toBe('GET, DELETE');
     expect([...ingested, ...queried]).toEqual([]);
+  });
+
+  it('routes the erasure routes to the erasure handler, behind the query key', async () => {
+    const { url, queried, erased } = await start({ queryApiKey: 'k' });
+
+    const denied = await raw(url, { method: 'DELETE', path: '/conversations/c1' });
+    const del = await raw(url, { method: 'DELETE', path: '/conversations/c1', headers: [['x-api-key', 'k']] });
+    const post = await raw(url, { method: 'POST', path: '/erasures', body: '{"phone_number":"+15550100"}', headers: [['x-api-key', 'k']] });
+
+    expect(denied.status).toBe(401);
+    expect(del.status).toBe(200);
+    expect(post.status).toBe(200);
+    expect(erased.map((e) => `${e.requestContext.http.method} ${e.rawPath}`)).toEqual(['DELETE /conversations/c1', 'POST /erasures']);
+    expect(queried).toEqual([]);
   });
 
   it('answers 413 to a body declared larger than the limit, without calling the handler', async () => {

@@ -22,7 +22,7 @@ describe('live page files', () => {
 
   it('is served by the HTTP server for GET and HEAD, after the API routes; other paths stay 404', async () => {
     const api = async () => ({ statusCode: 200, body: '{"api":true}' });
-    const server = await startHttpServer({ host: '127.0.0.1', port: 0, ingest: api, query: api, isReady: () => true, staticFile: livePageFile });
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, ingest: api, query: api, erasure: api, isReady: () => true, staticFile: livePageFile });
     try {
       const page = await fetch(`${server.url}/`);
       expect(page.status).toBe(200);

@@ -32,7 +32,7 @@ async function start(opts: { apiKey?: string; maxBufferedBytes?: number } = {}) 
   const fail = async () => {
     throw new Error('no API in this test');
   };
-  server = await startHttpServer({ host: '127.0.0.1', port: 0, ingest: fail, query: fail, isReady: () => true, upgrade: live.handleUpgrade });
+  server = await startHttpServer({ host: '127.0.0.1', port: 0, ingest: fail, query: fail, erasure: fail, isReady: () => true, upgrade: live.handleUpgrade });
 }
 
 const wsUrl = (query = '') => `${server.url.replace('http', 'ws')}/live${query}`;

@@ -1,0 +1,22 @@
+/**
+ * Erasure Lambda (IAM-authorized `DELETE /conversations/{id}`, `POST /erasures`): wiring only. Its
+ * own function, so the query function keeps read-only access to the table.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDynamoDbErasureStore } from '#adapters/dynamodb-erasure-store.js';
+import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
+import { callerHashKey } from '#adapters/secret-source.js';
+import { loadErasureConfig, requireEnv } from '#functions/config.js';
+import { createErasure, createErasureHandler } from './erasure.js';
+
+const config = loadErasureConfig();
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const erasure = createErasure({
+  store: createDynamoDbErasureStore(doc, config.tableName, { tombstoneDays: config.tombstoneDays }),
+  publisher: createEventBridgePublisher(new EventBridgeClient({}), requireEnv(process.env, 'EVENT_BUS_NAME')),
+  callerHashKey: callerHashKey(process.env),
+});
+
+export const handler = createErasureHandler({ erasure, apiKey: config.apiKey });
