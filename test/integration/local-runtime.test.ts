@@ -170,6 +170,8 @@ describe('local runtime over HTTP', () => {
     ].map((e) => JSON.stringify(e));
     for (const b of bodies) expect((await post(b, signed(b))).status).toBe(202);
     await rt.queue.drained();
+    // Counted in the agent's metrics once the enricher has stored its details.
+    await expect.poll(async () => (await get(`/conversations/${id}`)).body.enrichment, { timeout: 20_000 }).toBe('done');
     const record = await get(`/conversations/${id}`);
     expect(record.status).toBe(200);
     const day = String(record.body.ended_at).slice(0, 10);
