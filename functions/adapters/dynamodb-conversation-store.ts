@@ -46,6 +46,10 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/** A queue read takes pages of this many items (~200 bytes each), at most this many pages. */
+const QUEUE_PAGE_ITEMS = 200;
+const QUEUE_SCAN_PAGES = 25;
+
 /** DynamoDB's item limit is 400 KB; transcript chunks stay well below it. */
 const TRANSCRIPT_CHUNK_BYTES = 300 * 1024;
 
@@ -137,6 +141,33 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       start = page.LastEvaluatedKey;
     } while (start);
     return items;
+  }
+
+  /**
+   * Items of the enrichment queue (`by-time`, partition ENRICH), oldest end first, that pass `filter`:
+   * up to `want` of them, reading at most QUEUE_SCAN_PAGES pages. Paged past the filter, so a long run
+   * of items that do not qualify at the head (deferred, leased, given up) never hides those behind it.
+   */
+  async function queueItems(q: { want: number; filter: string; values?: Record<string, unknown>; before?: string }): Promise<Item[]> {
+    const found: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    for (let page = 0; page < QUEUE_SCAN_PAGES && found.length < q.want; page++) {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: TABLE.byTimeIndex.name,
+          KeyConditionExpression: q.before === undefined ? 'gsi2pk = :q' : 'gsi2pk = :q AND gsi2sk < :before',
+          FilterExpression: q.filter,
+          ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ...q.values, ...(q.before !== undefined && { ':before': q.before }) },
+          Limit: QUEUE_PAGE_ITEMS,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const it of (out.Items ?? []) as Item[]) if (found.length < q.want) found.push(it);
+      start = out.LastEvaluatedKey;
+      if (!start) break;
+    }
+    return found;
   }
 
   /** One write of a conversation's data, refused (ConversationErasedError) once `scopePk` is tombstoned. */
@@ -359,27 +390,13 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async dueEnrichments(nowMs, limit) {
-      const due: PendingEnrichment[] = [];
-      let start: Record<string, unknown> | undefined;
-      // Oldest end first; a bounded number of pages, so a long run of leased or deferred items
-      // cannot make one call read the whole queue.
-      for (let page = 0; page < 5 && due.length < limit; page++) {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: TABLE.byTimeIndex.name,
-            KeyConditionExpression: 'gsi2pk = :q',
-            FilterExpression: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
-            ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ':now': nowMs },
-            Limit: Math.max(limit * 2, 20),
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const it of out.Items ?? []) if (due.length < limit) due.push(toPendingEnrichment(it));
-        start = out.LastEvaluatedKey;
-        if (!start) break;
-      }
-      return due;
+      return (
+        await queueItems({
+          want: limit,
+          filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+          values: { ':now': nowMs },
+        })
+      ).map(toPendingEnrichment);
     },
 
     async leaseEnrichment(conversationId, nowMs, leaseMs) {
@@ -430,17 +447,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async overdueEnrichments(endedBefore, limit) {
-      const out = await doc.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: TABLE.byTimeIndex.name,
-          KeyConditionExpression: 'gsi2pk = :q AND gsi2sk < :cut',
-          FilterExpression: 'attribute_not_exists(gave_up)',
-          ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ':cut': endedBefore },
-          Limit: limit,
-        }),
-      );
-      return (out.Items ?? []).map(toPendingEnrichment);
+      return (await queueItems({ want: limit, before: endedBefore, filter: 'attribute_not_exists(gave_up)' })).map(toPendingEnrichment);
     },
 
     async markEnrichmentGaveUp(conversationId) {
@@ -477,16 +484,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         start = out.LastEvaluatedKey;
       } while (start);
       if (pending === 0) return { pending, oldestEndedAt: null };
-      const first = await doc.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: TABLE.byTimeIndex.name,
-          KeyConditionExpression: 'gsi2pk = :q',
-          ExpressionAttributeValues: { ':q': keys.enrichmentQueue },
-          Limit: 1,
-        }),
-      );
-      const oldest = first.Items?.[0];
+      // The oldest still waiting: conversations already completed from webhook facts (`gave_up`) stay
+      // queued for late details, but are no back-pressure (else the age alarm would never recover).
+      const [oldest] = await queueItems({ want: 1, filter: 'attribute_not_exists(gave_up)' });
       return { pending, oldestEndedAt: typeof oldest?.ended_at === 'string' ? oldest.ended_at : null };
     },
 
