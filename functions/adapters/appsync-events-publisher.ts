@@ -37,8 +37,8 @@ export class LivePublishError extends Error {
 const bytes = (d: string | ArrayBuffer | ArrayBufferView): Buffer =>
   typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(new Uint8Array(d));
 
-/** SHA-256 / HMAC-SHA-256 for the signer, from node:crypto. */
-class Sha256 {
+/** SHA-256 / HMAC-SHA-256 for the signer, from node:crypto (the SDK signer's hash interface). */
+export class Sha256 {
   private readonly h: Hash | Hmac;
   constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));

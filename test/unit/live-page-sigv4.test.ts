@@ -1,26 +1,9 @@
 /** The live page's browser SigV4 signer gives the same signature as the AWS SDK's signer. */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { Sha256 as NodeSha256 } from '#adapters/appsync-events-publisher.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain browser JavaScript, no type declarations
 import { signRequest } from '#local/live-page/sigv4.js';
-
-const bytes = (d: string | ArrayBuffer | ArrayBufferView): Buffer =>
-  typeof d === 'string' ? Buffer.from(d) : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(new Uint8Array(d));
-
-/** The SDK signer's hash interface over node:crypto (HMAC when given a secret). */
-class NodeSha256 {
-  private readonly h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.h.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.h.digest());
-  }
-}
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'token/with+chars=' };
 const now = new Date('2026-11-25T10:11:12.000Z');
