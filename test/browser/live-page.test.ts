@@ -114,9 +114,14 @@ describe('live page', () => {
     await alert.waitFor({ timeout: 15_000 });
     expect(await alert.locator('.what').textContent()).toContain('Escalated');
     await expect.poll(() => page.locator('#active li').count(), { timeout: 15_000 }).toBe(3);
-    // Keyboard: rows are reachable with Tab
-    await page.locator('#active li').first().focus();
-    expect(await page.evaluate("document.activeElement?.closest('#active') !== null")).toBe(true);
+    // Keyboard: rows are reachable with Tab. (Details still arriving re-render the lists, which can
+    // replace the focused row between the two steps: focus again until it holds.)
+    await expect
+      .poll(async () => {
+        await page.locator('#active li').first().focus();
+        return page.evaluate("document.activeElement?.closest('#active') !== null");
+      })
+      .toBe(true);
 
     if (process.env.LIVE_PAGE_SCREENSHOT) {
       await expect.poll(() => page.locator('#ended li').count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(8);
