@@ -54,3 +54,14 @@ export const keys = {
   /** Caller lookup: a keyed hash of a normalized phone number; one item per scope (sk = the scope's pk). */
   caller: (hash: string) => `CALLER#${hash}`,
 } as const;
+
+/** An index as deployed: its keys and what it projects (`include` undefined: every attribute; [] keys only). */
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+  readonly include?: readonly string[];
+}
+
+/** Every index of the table, for the CDK construct, the local engine and the cost benchmark. */
+export const TABLE_INDEXES: readonly IndexDefinition[] = [TABLE.byAgentIndex, TABLE.byTimeIndex];
