@@ -35,7 +35,7 @@ import {
   type RecordSnapshot,
   type StoredEvent,
 } from '#functions/ports.js';
-import { keys, TABLE } from './table-schema.js';
+import { ALL_SHARDS, keys, shardOf, TABLE } from './table-schema.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 type Item = Record<string, unknown>;
@@ -86,14 +86,17 @@ export const outboxPut = (tableName: string, pk: string, event: BusEvent, create
       sk: keys.outbox(event.detail.event_id),
       event_json: stringifyJson(event),
       created_at: createdAt,
-      gsi2pk: keys.pendingOutbox,
+      gsi2pk: keys.pendingOutbox(shardOf(event.detail.event_id)),
       gsi2sk: `${createdAt}#${event.detail.event_id}`,
     },
   },
 });
 
-/** An aggregate delta as one Update of its agent-day item (`ADD` of each non-zero counter). */
-export function aggregateUpdate(tableName: string, delta: AggregateDelta): TransactItem {
+/**
+ * An aggregate delta as one Update of its agent-day item (`ADD` of each non-zero counter): the
+ * conversation's own shard of it, so that concurrent conversations of one agent rarely meet.
+ */
+export function aggregateUpdate(tableName: string, delta: AggregateDelta, conversationId: string): TransactItem {
   const names: Record<string, string> = { '#agent': 'agent_id', '#date': 'date' };
   const values: Record<string, unknown> = { ':agent': delta.agentId, ':date': delta.date };
   const adds: string[] = [];
@@ -115,7 +118,7 @@ export function aggregateUpdate(tableName: string, delta: AggregateDelta): Trans
   return {
     Update: {
       TableName: tableName,
-      Key: { pk: keys.agent(delta.agentId), sk: keys.day(delta.date) },
+      Key: { pk: keys.agent(delta.agentId), sk: keys.dayShard(delta.date, shardOf(conversationId)) },
       UpdateExpression: `SET #agent = :agent, #date = :date${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -317,9 +320,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             record: change.record,
             state: change.state,
             sort_time: change.sortTime,
-            gsi1pk: keys.agent(agent),
+            gsi1pk: keys.agentConversations(agent, shardOf(change.conversationId)),
             gsi1sk: sortKey,
-            gsi2pk: keys.allConversations,
+            gsi2pk: keys.allConversations(shardOf(change.conversationId)),
             gsi2sk: sortKey,
             updated_at: createdAt,
             expires_at: expiresAt(opts.retention.recordDays),
@@ -331,7 +334,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       };
       const items: TransactItem[] = [
         recordPut,
-        ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d)),
+        ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d, change.conversationId)),
         ...change.outbox.map((e) => outboxPut(tableName, pk, e, createdAt)),
       ];
       // Exact without a condition of its own: the record's `rev` condition orders every change.
@@ -377,16 +380,23 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async sweepOutbox(olderThanMs, limit) {
-      const out = await doc.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: TABLE.byTimeIndex.name,
-          KeyConditionExpression: 'gsi2pk = :o AND gsi2sk < :t',
-          ExpressionAttributeValues: { ':o': keys.pendingOutbox, ':t': new Date(olderThanMs).toISOString() },
-          Limit: limit,
-        }),
+      // Oldest first across the shards: each shard's oldest `limit`, merged.
+      const pages = await Promise.all(
+        ALL_SHARDS.map((shard) =>
+          doc.send(
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: TABLE.byTimeIndex.name,
+              KeyConditionExpression: 'gsi2pk = :o AND gsi2sk < :t',
+              ExpressionAttributeValues: { ':o': keys.pendingOutbox(shard), ':t': new Date(olderThanMs).toISOString() },
+              Limit: limit,
+            }),
+          ),
+        ),
       );
-      return (out.Items ?? []).map(toOutboxEntry);
+      const items = pages.flatMap((p) => (p.Items ?? []) as Item[]);
+      items.sort((a, b) => (String(a.gsi2sk) < String(b.gsi2sk) ? -1 : 1));
+      return items.slice(0, limit).map(toOutboxEntry);
     },
 
     async dueEnrichments(nowMs, limit) {

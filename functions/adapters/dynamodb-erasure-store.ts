@@ -134,7 +134,7 @@ export function createDynamoDbErasureStore(doc: DynamoDBDocumentClient, tableNam
           },
         },
         { Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } },
-        ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d)),
+        ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d, change.conversationId)),
         // Beside the tombstone, not under the conversation: the purge must not delete it unpublished.
         ...change.outbox.map((e) => outboxPut(tableName, tombstonePk, e, change.erasedAt)),
       ];

@@ -11,7 +11,7 @@ import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries, StoredWebhook, StoredWebhooks, WebhookSelection } from '#functions/ports.js';
 import { parseJson } from '#core/json-text.js';
 import { asId } from '#core/envelope.js';
-import { TABLE, keys } from './table-schema.js';
+import { ALL_SHARDS, TABLE, keys } from './table-schema.js';
 import { orderedRecord } from '#core/record.js';
 
 export interface DynamoDbQueriesOptions {
@@ -21,7 +21,6 @@ export interface DynamoDbQueriesOptions {
 
 type Item = Record<string, unknown>;
 type Index = (typeof TABLE)['byAgentIndex'] | (typeof TABLE)['byTimeIndex'];
-type Key = Record<string, string>;
 
 /** DynamoDB's TTL ignores values more than five years in the past: such items are never deleted. */
 const TTL_HORIZON_SECONDS = 5 * 365 * 86_400;
@@ -110,71 +109,91 @@ export function createDynamoDbQueries(
     async listConversations({ agentId, status, from, to, limit, cursor }): Promise<ConversationPage> {
       if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
       const index: Index = agentId === undefined ? TABLE.byTimeIndex : TABLE.byAgentIndex;
-      const partition = agentId === undefined ? keys.allConversations : keys.agent(agentId);
-      // Sort keys are `<ISO time>#<id>`: `from` itself sorts before every id at that instant, and
-      // `$` (the character after `#`) after every one, so both bounds are inclusive of the instant.
+      const partitions = ALL_SHARDS.map((shard) => (agentId === undefined ? keys.allConversations(shard) : keys.agentConversations(agentId, shard)));
+      // Sort keys are `<ISO time>#<id>` (unique across shards): `from` itself sorts before every id
+      // at that instant, and `$` (the character after `#`) after every one, so both bounds are
+      // inclusive of the instant.
       const lower = from;
       const upper = to === undefined ? undefined : `${to}$`;
+      const listing = agentId ?? null;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor, listing, lower, upper);
+      // Newest first below the cursor: `<= sk` when the cursor's own item was not returned yet.
+      const top = after === undefined ? upper : upper === undefined || after.sk < upper ? after.sk : upper;
       const condition = ['#ipk = :ipk'];
-      const values: Item = { ':ipk': partition };
-      if (lower !== undefined && upper !== undefined) {
+      const values: Item = {};
+      if (lower !== undefined && top !== undefined) {
         condition.push('#isk BETWEEN :lo AND :hi');
-        Object.assign(values, { ':lo': lower, ':hi': upper });
+        Object.assign(values, { ':lo': lower, ':hi': top });
       } else if (lower !== undefined) {
         condition.push('#isk >= :lo');
         values[':lo'] = lower;
-      } else if (upper !== undefined) {
+      } else if (top !== undefined) {
         condition.push('#isk <= :hi');
-        values[':hi'] = upper;
+        values[':hi'] = top;
       }
-
-      let startKey: Item | undefined = cursor === undefined ? undefined : decodeCursor(cursor, index, partition, lower, upper);
-      const kept: Item[] = [];
+      const excluded = after !== undefined && !after.inclusive ? after.sk : undefined;
       const t = nowSeconds();
-      // Reads one item more than needed, so that a page that ends the listing says so (null cursor).
-      for (let queries = 0; queries < MAX_QUERIES_PER_PAGE; queries++) {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: index.name,
-            KeyConditionExpression: condition.join(' AND '),
-            ExpressionAttributeNames: {
-              '#ipk': index.partitionKey,
-              '#isk': index.sortKey,
-              '#pk': TABLE.partitionKey,
-              '#sk': TABLE.sortKey,
-              '#record': 'record',
-              '#ttl': TABLE.ttlAttribute,
-              ...(status !== undefined && { '#status': 'status' }),
-            },
-            ExpressionAttributeValues: status === undefined ? values : { ...values, ':status': status },
-            ...(status !== undefined && { FilterExpression: '#record.#status = :status' }),
-            ProjectionExpression: '#pk, #sk, #ipk, #isk, #record, #ttl',
-            ScanIndexForward: false,
-            Limit: status === undefined ? limit - kept.length + 1 : Math.max(limit - kept.length + 1, FILTERED_QUERY_ITEMS),
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of (out.Items ?? []) as Item[]) if (isLive(item, t) && isMap(item.record)) kept.push(item);
-        startKey = out.LastEvaluatedKey;
-        if (kept.length > limit || !startKey) break;
+
+      /** One shard: up to `limit + 1` kept items, newest first, and how far down it was read (null: to its end). */
+      async function readShard(partition: string): Promise<{ kept: Item[]; boundary: string | null }> {
+        const kept: Item[] = [];
+        let startKey: Item | undefined;
+        for (let queries = 0; queries < MAX_QUERIES_PER_PAGE; queries++) {
+          const out = await doc.send(
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: index.name,
+              KeyConditionExpression: condition.join(' AND '),
+              ExpressionAttributeNames: {
+                '#ipk': index.partitionKey,
+                '#isk': index.sortKey,
+                '#pk': TABLE.partitionKey,
+                '#sk': TABLE.sortKey,
+                '#record': 'record',
+                '#ttl': TABLE.ttlAttribute,
+                ...(status !== undefined && { '#status': 'status' }),
+              },
+              ExpressionAttributeValues: { ...values, ':ipk': partition, ...(status !== undefined && { ':status': status }) },
+              ...(status !== undefined && { FilterExpression: '#record.#status = :status' }),
+              ProjectionExpression: '#pk, #sk, #ipk, #isk, #record, #ttl',
+              ScanIndexForward: false,
+              Limit: status === undefined ? limit - kept.length + 2 : Math.max(limit - kept.length + 2, FILTERED_QUERY_ITEMS),
+              ExclusiveStartKey: startKey,
+            }),
+          );
+          for (const item of (out.Items ?? []) as Item[]) {
+            if (String(item[index.sortKey]) !== excluded && isLive(item, t) && isMap(item.record)) kept.push(item);
+          }
+          startKey = out.LastEvaluatedKey;
+          if (kept.length > limit || !startKey) break;
+        }
+        return { kept, boundary: startKey ? String(startKey[index.sortKey]) : null };
       }
 
-      if (kept.length > limit) {
-        const page = kept.slice(0, limit);
-        return { items: page.map(recordOf), nextCursor: encodeCursor(keyOf(page[limit - 1]!, index)) };
+      // Every shard was read down to its boundary: below the highest boundary some shard is unread,
+      // so only items above it can be returned now; the next page resumes there (inclusive).
+      const shards = await Promise.all(partitions.map(readShard));
+      const boundary = shards.reduce<string | null>((b, s) => (s.boundary !== null && (b === null || s.boundary > b) ? s.boundary : b), null);
+      const merged = shards
+        .flatMap((s) => s.kept)
+        .filter((it) => boundary === null || String(it[index.sortKey]) > boundary)
+        .sort((a, b) => (String(a[index.sortKey]) > String(b[index.sortKey]) ? -1 : 1));
+      if (merged.length > limit) {
+        const page = merged.slice(0, limit);
+        return { items: page.map(recordOf), nextCursor: encodeCursor({ sk: String(page[limit - 1]![index.sortKey]), inclusive: false, listing }) };
       }
-      return { items: kept.map(recordOf), nextCursor: startKey ? encodeCursor(startKey) : null };
+      return { items: merged.map(recordOf), nextCursor: boundary === null ? null : encodeCursor({ sk: boundary, inclusive: true, listing }) };
     },
 
     async getAgentDays(agentId, from, to) {
       const items = await queryAll({
         KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
         ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-        ExpressionAttributeValues: { ':pk': keys.agent(agentId), ':from': keys.day(from), ':to': keys.day(to) },
+        // Each day is SHARDS items (`DAY#<date>#<shard>`), summed here; `$` sorts after `#<shard>`.
+        ExpressionAttributeValues: { ':pk': keys.agent(agentId), ':from': keys.day(from), ':to': `${keys.day(to)}$` },
         ConsistentRead: true,
       });
-      return items.map(toAgentDay);
+      return sumDays(items.map(toAgentDay));
     },
   };
 }
@@ -199,25 +218,38 @@ function toAgentDay(item: Item): AgentDay {
   for (const [name, v] of Object.entries(item)) {
     if (name.startsWith(TOPIC_PREFIX) && typeof v === 'number' && Number.isFinite(v)) topics[name.slice(TOPIC_PREFIX.length)] = v;
   }
-  return { date: String(item[TABLE.sortKey]).slice(keys.day('').length), counters, topics };
+  return { date: String(item[TABLE.sortKey]).slice(keys.day('').length).split('#')[0]!, counters, topics };
 }
 
-function keyOf(item: Item, index: Index): Key {
-  const key: Key = {};
-  for (const name of [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey]) key[name] = String(item[name]);
-  return key;
+/** One AgentDay per date: the shards of a day added up, in date order. */
+function sumDays(shards: AgentDay[]): AgentDay[] {
+  const byDate = new Map<string, AgentDay>();
+  for (const d of shards) {
+    const acc = byDate.get(d.date);
+    if (!acc) {
+      byDate.set(d.date, { date: d.date, counters: { ...d.counters }, topics: { ...d.topics } });
+      continue;
+    }
+    for (const k of COUNTERS) acc.counters[k] += d.counters[k];
+    for (const [topic, n] of Object.entries(d.topics)) acc.topics[topic] = (acc.topics[topic] ?? 0) + n;
+  }
+  return [...byDate.values()].sort((a, b) => (a.date < b.date ? -1 : 1));
 }
 
-/** Opaque to clients: base64url of the LastEvaluatedKey's JSON. */
-function encodeCursor(key: Item): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+/** Where a listing resumes: below `sk` (or at it, when `inclusive`). Opaque to clients: base64url JSON. */
+interface Cursor {
+  sk: string;
+  inclusive: boolean;
+  /** The listing it belongs to: the agent id, or null for all conversations. */
+  listing: string | null;
 }
 
-/**
- * Accepts only a key this listing could have produced (same index and partition, a record item,
- * inside the requested range): anything else would make DynamoDB fail the query with a 500.
- */
-function decodeCursor(cursor: string, index: Index, partition: string, lower?: string, upper?: string): Key {
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify({ k: c.sk, i: c.inclusive ? 1 : 0, a: c.listing }), 'utf8').toString('base64url');
+}
+
+/** Accepts only a cursor this listing could have produced: its own, with a sort key inside the requested range. */
+function decodeCursor(cursor: string, listing: string | null, lower?: string, upper?: string): Cursor {
   if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
   let parsed: unknown;
   try {
@@ -225,22 +257,10 @@ function decodeCursor(cursor: string, index: Index, partition: string, lower?: s
   } catch {
     throw invalidCursor();
   }
-  if (!isMap(parsed)) throw invalidCursor();
-  const expected = [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey];
-  const names = Object.keys(parsed);
-  if (names.length !== expected.length || !expected.every((n) => typeof parsed[n] === 'string')) throw invalidCursor();
-  const key = parsed as Key;
-  const sortValue = key[index.sortKey]!;
-  if (
-    key[index.partitionKey] !== partition ||
-    key[TABLE.sortKey] !== keys.record ||
-    !key[TABLE.partitionKey]!.startsWith(keys.conversation('')) ||
-    (lower !== undefined && sortValue < lower) ||
-    (upper !== undefined && sortValue > upper)
-  ) {
-    throw invalidCursor();
-  }
-  return key;
+  if (!isMap(parsed) || Object.keys(parsed).length !== 3 || typeof parsed.k !== 'string' || (parsed.i !== 0 && parsed.i !== 1) || parsed.a !== listing) throw invalidCursor();
+  const sk = parsed.k;
+  if (sk.length === 0 || (lower !== undefined && sk < lower) || (upper !== undefined && sk > upper)) throw invalidCursor();
+  return { sk, inclusive: parsed.i === 1, listing };
 }
 
 /** BatchGetItem reads at most 100 keys per call. */

@@ -2,26 +2,51 @@
  * The single DynamoDB table: key names, index names and item keys, shared by the adapters, the CDK
  * construct and the local engine so they cannot drift apart. See docs/data-model.md.
  */
+import { Buffer } from 'node:buffer';
+
 export const TABLE = {
   partitionKey: 'pk',
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB TTL deletes the item after it. */
   ttlAttribute: 'expires_at',
-  /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>, gsi1sk = <sort time>#<id>. */
+  /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>#<shard>, gsi1sk = <sort time>#<id>. */
   byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   /**
-   * All conversations by time (gsi2pk = CONVERSATIONS), pending outbox entries (gsi2pk = OUTBOX) and
-   * the enrichment queue (gsi2pk = ENRICH, by end time).
-   * One partition is enough: ThreeTone's API limit (100 requests/minute) bounds the conversation rate.
+   * All conversations by time (gsi2pk = CONVERSATIONS#<shard>), pending outbox entries
+   * (gsi2pk = OUTBOX#<shard>) and the enrichment queue (gsi2pk = ENRICH, by end time).
    */
   byTimeIndex: { name: 'by-time', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
 } as const;
+
+/**
+ * Write shards of the partitions many conversations share (docs/data-model.md "Key heat"): the
+ * time index's conversation and outbox partitions, an agent's conversations on `by-agent`, and an
+ * agent's day aggregate (one item per shard, summed on read). A conversation's shard comes from
+ * its id (an outbox entry's from its event id), so a record and its corrections always meet the
+ * same item. Readers query every shard and merge.
+ */
+export const SHARDS = 8;
+
+/** FNV-1a (32 bits) of the UTF-8 bytes, modulo SHARDS: cheap, stable, evenly spread. */
+export function shardOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(id, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % SHARDS;
+}
+
+export const ALL_SHARDS: readonly number[] = Array.from({ length: SHARDS }, (_, i) => i);
 
 export const keys = {
   conversation: (id: string) => `CONV#${id}`,
   call: (id: string) => `CALL#${id}`,
   platformEvent: (eventKey: string) => `EVENT#${eventKey}`,
+  /** An agent's day aggregates (table pk). */
   agent: (id: string) => `AGENT#${id}`,
+  /** One shard of an agent's conversations on `by-agent` (gsi1pk). */
+  agentConversations: (id: string, shard: number) => `AGENT#${id}#${shard}`,
   record: 'RECORD',
   link: 'LINK',
   event: (eventKey: string) => `EVT#${eventKey}`,
@@ -34,8 +59,12 @@ export const keys = {
   outbox: (eventId: string) => `OUTBOX#${eventId}`,
   outboxPrefix: 'OUTBOX#',
   day: (date: string) => `DAY#${date}`,
-  allConversations: 'CONVERSATIONS',
-  pendingOutbox: 'OUTBOX',
+  /** One shard of an agent's day aggregate (sk under `AGENT#<id>`). */
+  dayShard: (date: string, shard: number) => `DAY#${date}#${shard}`,
+  /** One shard of all conversations on `by-time` (gsi2pk). */
+  allConversations: (shard: number) => `CONVERSATIONS#${shard}`,
+  /** One shard of the pending outbox on `by-time` (gsi2pk). */
+  pendingOutbox: (shard: number) => `OUTBOX#${shard}`,
   /** A conversation's place on the enrichment queue (sk under its `CONV#` pk). */
   enrichment: 'ENRICH',
   /** by-time partition of the enrichment queue, sorted by `<ended_at>#<id>`. */

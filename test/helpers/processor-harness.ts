@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
 import { createDynamoDbErasureStore } from '#adapters/dynamodb-erasure-store.js';
 import { createErasure, type Erasure } from '#functions/erasure/erasure.js';
 import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
@@ -206,16 +207,8 @@ export async function createHarness(
       return { deadLettered, attempts };
     },
     async agentDays(agentId) {
-      const out = await table.doc.send(
-        new QueryCommand({ TableName: table.tableName, KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `AGENT#${agentId}` } }),
-      );
-      return (out.Items ?? []).map((it) => {
-        const counters = emptyCounters();
-        for (const k of COUNTERS) counters[k] = Number(it[k] ?? 0);
-        const topics: Record<string, number> = {};
-        for (const [k, v] of Object.entries(it)) if (k.startsWith('topic:')) topics[k.slice(6)] = Number(v);
-        return { date: String(it.date), counters, topics };
-      });
+      // Read as the query API reads them (the day's shards summed).
+      return createDynamoDbQueries(table.doc, table.tableName).getAgentDays(agentId, '0000-01-01', '9999-12-31');
     },
     close: () => table.drop(),
   };

@@ -124,7 +124,7 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
       expect(after.find((it) => it.pk === `WEBHOOK#${key}`)).toBeUndefined();
       expect(after.find((it) => it.sk === `EVT#${key}`)).toBeUndefined();
     }
-    expect(after.filter((it) => it.gsi2pk === 'OUTBOX')).toEqual([]);
+    expect(after.filter((it) => String(it.gsi2pk).startsWith('OUTBOX#'))).toEqual([]);
     expect(after.filter((it) => it.gsi2pk === 'ENRICH')).toEqual([]);
     // Its caller lookup items went too; the kept conversation's stayed
     expect(after.filter((it) => String(it.pk).startsWith('CALLER#')).map((it) => it.sk)).toEqual(['CONV#c-keep']);

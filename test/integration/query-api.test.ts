@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
+import { keys, shardOf } from '#adapters/table-schema.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import { createQueryHandler, type QueryHandler } from '#functions/query/query.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
@@ -55,9 +56,9 @@ async function putRecord(t: TestTable, r: ConversationRecord, opts: { expiresAt?
         record: r,
         state: { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } },
         sort_time: sortTime,
-        gsi1pk: `AGENT#${r.agent_id ?? 'unknown'}`,
+        gsi1pk: keys.agentConversations(r.agent_id ?? 'unknown', shardOf(r.conversation_id)),
         gsi1sk: `${sortTime}#${r.conversation_id}`,
-        gsi2pk: 'CONVERSATIONS',
+        gsi2pk: keys.allConversations(shardOf(r.conversation_id)),
         gsi2sk: `${sortTime}#${r.conversation_id}`,
         ...(opts.expiresAt !== undefined && { expires_at: opts.expiresAt }),
       },
@@ -86,8 +87,8 @@ async function putAgentDay(t: TestTable, agentId: string, date: string, counters
     new PutCommand({
       TableName: t.tableName,
       Item: {
-        pk: `AGENT#${agentId}`,
-        sk: `DAY#${date}`,
+        pk: keys.agent(agentId),
+        sk: keys.dayShard(date, 0),
         agent_id: agentId,
         date,
         ...counters,
