@@ -60,6 +60,8 @@ export interface CostFigures {
   prices: typeof PRICES;
   lines: ServiceLine[];
   total: number;
+  /** The total with DynamoDB Local's reported write units instead of AWS's rules. */
+  totalAsReported: number;
   /** What DynamoDB Local reported against what the meter estimated (write units per conversation). */
   wcuReported: { table: number; indexes: Record<string, number> };
   wcuEstimated: { table: number; indexes: Record<string, number> };
@@ -270,12 +272,15 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       line('Lambda', `${fn}: invocations`, inv(fn), PRICES.lambdaRequest);
       line('Lambda', `${fn}: GB-s (${opts.memoryMb} MB × measured handler time)`, gbs(fn), PRICES.lambdaGbSecondArm);
     }
-    line('DynamoDB', 'write request units (table + indexes, as reported)', wru, PRICES.dynamoWru);
-    line('DynamoDB', 'read request units (as reported)', per(rru), PRICES.dynamoRru);
+    const wruRules = per(estimated.table + Object.values(estimated.indexes).reduce((a, b) => a + b, 0));
+    line('DynamoDB', 'write request units (table + indexes, by AWS\'s rules)', wruRules, PRICES.dynamoWru);
+    line('DynamoDB', 'read request units (reads as reported + transactional condition checks)', per(rru + meter.checkReadUnits), PRICES.dynamoRru);
     line('EventBridge', `events published (${Object.entries(events.m).map(([k, v]) => `${k} ${+(v / n).toFixed(2)}`).join(', ')})`, eventsPer, PRICES.eventBridgeEvent);
     const platformLogs = (inv('ingest') + inv('processor') + inv('enricher')) * LAMBDA_PLATFORM_LOG_BYTES;
     line('CloudWatch Logs', 'bytes ingested: function lines at INFO + Lambda START/END/REPORT', logsPer + platformLogs, PRICES.logsIngestedGb / GB);
     const total = lines.reduce((s, l) => s + l.dollarsPerMillion, 0);
+    const reportedTotal = wru * PRICES.dynamoWru * 1e6;
+    const totalAsReported = total - lines.find((l) => l.service === 'DynamoDB' && l.what.startsWith('write'))!.dollarsPerMillion + reportedTotal;
 
     // Scenario 2: one agent (its keys' heat).
     resetAll();
@@ -287,6 +292,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       prices: PRICES,
       lines,
       total,
+      totalAsReported,
       wcuReported: { table: per(reported.table), indexes: Object.fromEntries(Object.entries(reported.indexes).map(([k, v]) => [k, per(v)])) },
       wcuEstimated: { table: per(estimated.table), indexes: Object.fromEntries(Object.entries(estimated.indexes).map(([k, v]) => [k, per(v)])) },
       rruPerConversation: per(rru),

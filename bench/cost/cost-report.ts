@@ -19,6 +19,8 @@ export function costReport(f: CostFigures): string {
     ...f.lines.map((l) => `| ${l.service} | ${l.what} | ${num(l.perConversation, 4)} | ${money(l.dollarsPerMillion)} |`),
     `| **total** | | | **${money(f.total)}** |`,
     '',
+    `With DynamoDB Local's own write-unit accounting (it charges transactions about twice what AWS documents) the total would be ${money(f.totalAsReported)}.`,
+    '',
     `DynamoDB write units per conversation as reported: table ${num(f.wcuReported.table)}, ${Object.entries(f.wcuReported.indexes)
       .map(([k, v]) => `${k} ${num(v)}`)
       .join(', ') || 'no index writes'}; the meter's estimate: table ${num(f.wcuEstimated.table)}, ${Object.entries(f.wcuEstimated.indexes)
