@@ -8,7 +8,10 @@
  *     Then webhook facts first (issue 8; bench/facts-bench.ts): webhook 202 → the state visible in the
  *     query API, with ThreeTone healthy and throttling (a fresh runtime each), and ThreeTone's requests
  *     per conversation;
- * (b) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
+ * (c) ingest vs its floor (issue 10; bench/ingest-bench.ts): the local webhook route (ingest handler,
+ *     durable queue, fsync, group commit) vs a bare HMAC + 202 server and vs one fsync per webhook,
+ *     at several concurrencies, no DynamoDB involved;
+ * (d) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
  * Prints a markdown report; `--write` puts it into BENCHMARKS.md between the bench markers.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleBench, type BundleFigures } from './bundle-bench.js';
 import type { FactsCondition, FactsFigures } from './facts-bench.js';
+import type { IngestComparison } from './ingest-bench.js';
 import type { LiveFigures } from './live-bench.js';
 import type { EndToEndFigures, IngestFigures } from './runtime-bench.js';
 
@@ -39,6 +43,9 @@ const { values } = parseArgs({
     'live-conversations': { type: 'string', default: '40' },
     'live-clients': { type: 'string', default: '500' },
     'facts-conversations': { type: 'string', default: '40' },
+    'ingest-seconds': { type: 'string', default: '5' },
+    'ingest-concurrency': { type: 'string', default: '1,16,64' },
+    'skip-ingest-compare': { type: 'boolean', default: false },
     'skip-facts': { type: 'boolean', default: false },
     'skip-runtime': { type: 'boolean', default: false },
     'skip-bundles': { type: 'boolean', default: false },
@@ -50,6 +57,9 @@ const conversations = Number(values.conversations);
 const liveConversations = Number(values['live-conversations']);
 const liveClients = Number(values['live-clients']);
 const factsConversations = Number(values['facts-conversations']);
+const ingestSeconds = Number(values['ingest-seconds']);
+const ingestConcurrency = values['ingest-concurrency'].split(',').map(Number);
+if (ingestConcurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new RangeError('--ingest-concurrency must be positive integers, comma-separated');
 for (const [name, v] of Object.entries({
   seconds,
   connections,
@@ -57,6 +67,7 @@ for (const [name, v] of Object.entries({
   'live-conversations': liveConversations,
   'live-clients': liveClients,
   'facts-conversations': factsConversations,
+  'ingest-seconds': ingestSeconds,
 })) {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
 }
@@ -167,6 +178,7 @@ function report(
   m: ReturnType<typeof machine>,
   runtime: Awaited<ReturnType<typeof runtimeFigures>> | null,
   facts: FactsRun[] | null,
+  ingest: IngestComparison | null,
   bundles: BundleFigures[] | null,
 ): string {
   const lines: string[] = [];
@@ -176,7 +188,7 @@ function report(
     lines.push(`The machine was busy (1-minute load ${m.load1.toFixed(2)} on ${m.cores} cores, other work running): latencies are inflated; compare with a quieter run.`);
   }
   lines.push(
-    `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients} --facts-conversations ${factsConversations}\`.`,
+    `Reproduce: \`npm run bench\` (print) or \`npm run bench -- --write\` (update this file); options \`--seconds ${seconds} --connections ${connections} --conversations ${conversations} --live-conversations ${liveConversations} --live-clients ${liveClients} --facts-conversations ${factsConversations} --ingest-seconds ${ingestSeconds} --ingest-concurrency ${ingestConcurrency.join(',')}\`.`,
   );
   if (runtime) {
     const { ingest: i, e2e: e } = runtime;
@@ -216,6 +228,30 @@ function report(
     lines.push('| conversations | webhooks | seconds | conversations/s | webhooks/s | Conversation Completed events (distinct event_id) |');
     lines.push('|---:|---:|---:|---:|---:|---:|');
     lines.push(`| ${e.conversations} | ${e.webhooks} | ${r1(e.seconds)} | ${r1(e.conversationsPerSec)} | ${r1(e.webhooksPerSec)} | ${e.completedEvents} (${e.completedEventIds}) |`);
+  }
+  if (ingest) {
+    const { INGEST_SERVERS } = ingestModule!;
+    lines.push('');
+    lines.push('### Local runtime: ingest vs a bare HMAC server (issue 10)');
+    lines.push('');
+    lines.push(
+      '`POST /webhooks/threetone` with the same autocannon client, ' +
+        `${r0(ingest.distinctBodies)} distinct signed bodies, ${ingestSeconds} s per row, each server in its own Node process: ` +
+        '**bare HMAC + 202**, a bare Node HTTP server that only verifies the signature; **local webhook route**, the server of `npm start` ' +
+        '(local/http-server.ts) with the real ingest handler and the durable local queue, fsync on, its consumer stopped (ingest alone), ' +
+        'with group commit (one fsync for the webhooks that arrive together) and with one fsync per webhook. ' +
+        '"Webhooks per fsync" is the 202s divided by the journal\'s fsyncs.',
+    );
+    lines.push('');
+    lines.push('| connections | server | req/s (mean) | p50 | p99 | non-202 | webhooks per fsync | req/s vs bare |');
+    lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
+    for (const row of ingest.rows) {
+      const bare = ingest.rows.find((r) => r.concurrency === row.concurrency && r.server === 'bare');
+      const label = INGEST_SERVERS.find((s) => s.mode === row.server)!.label;
+      const perFsync = row.fsyncs > 0 ? r1((row.requests - row.non202) / row.fsyncs) : '–';
+      const ratio = bare && bare.reqPerSec > 0 ? `${(row.reqPerSec / bare.reqPerSec).toFixed(2)}×` : '–';
+      lines.push(`| ${row.concurrency} | ${label} | ${r0(row.reqPerSec)} | ${row.latencyMs.p50} ms | ${row.latencyMs.p99} ms | ${r0(row.non202)} | ${perFsync} | ${ratio} |`);
+    }
   }
   if (facts && facts.length > 0) {
     const f0 = facts[0]!.figures;
@@ -287,6 +323,12 @@ const NOTES = `
   DynamoDB Local in a JVM, all on the machine named above: its figures describe \`npm start\`, not AWS.
   On AWS, API Gateway and SQS take the ingest load and Lambda scales the processor out.
 - Ingest latency includes the fsync of the durable local queue: a 202 means the event is on disk.
+- Ingest vs a bare HMAC server: the bare server is the floor of any Node ingest on this machine (read
+  the body, one HMAC, answer). The local webhook route adds the API Gateway event, the envelope's
+  validation, the journal write and its fsync before each 202. With group commit the webhooks that
+  arrive while an fsync runs share the next one, so durability costs less as concurrency grows (see
+  "webhooks per fsync"); with one connection there is nothing to group, and the two queue rows differ
+  only by noise. The client runs in the bench's process, each server in its own.
 - End-to-end throughput is bounded by the processor (one batch of up to 10 at a time locally) and
   DynamoDB Local's conditional transactions; in production ThreeTone's API (100 requests/minute)
   bounds the detail fetches far below either. "Conversation Completed events" counts the lines on
@@ -325,6 +367,9 @@ async function write(section: string): Promise<void> {
 
 const runtime = values['skip-runtime'] ? null : await runtimeFigures();
 const facts = values['skip-runtime'] || values['skip-facts'] ? null : await factsFigures();
+// Imported here, after the environment above is set (its servers inherit it).
+const ingestModule = values['skip-ingest-compare'] ? null : await import('./ingest-bench.js');
+const ingest = ingestModule ? await ingestModule.ingestCompareBench({ concurrencies: ingestConcurrency, seconds: ingestSeconds, poolSize: 6_000, log }) : null;
 let bundles: BundleFigures[] | null = null;
 if (!values['skip-bundles']) {
   const outDir = await mkdtemp(join(os.tmpdir(), 'threetone-bundles-'));
@@ -335,6 +380,6 @@ if (!values['skip-bundles']) {
     await rm(outDir, { recursive: true, force: true });
   }
 }
-const section = report(machine(), runtime, facts, bundles);
+const section = report(machine(), runtime, facts, ingest, bundles);
 console.log(section);
 if (values.write) await write(section);

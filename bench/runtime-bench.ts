@@ -33,7 +33,7 @@ export interface EndToEndFigures {
 }
 
 /** Signed, distinct, realistic webhook bodies (chronological conversations), `runId` keeps them apart from other runs. */
-function signedPool(secret: string, conversations: number, runId: string) {
+export function signedPool(secret: string, conversations: number, runId: string) {
   const traffic = demoTraffic({ conversations, agents: 5, seed: 7, duplicateRate: 0, shuffleWindow: 0, now: new Date(), runId, spreadSeconds: 3000 });
   return {
     traffic,

@@ -5,6 +5,8 @@
  * renders the same object back as environment, which is how the CDK constructs set it (lib/config.ts
  * reads the context keys through these same loaders). A round-trip test keeps each pair exact.
  * README.md ("Settings") documents each setting once; a test keeps the table in step with `SETTINGS`.
+ * A setting without a context key is read by the local runtime (`npm start`) alone; README.md
+ * documents those under "Local settings".
  */
 import type { AlertThresholds } from '#core/types.js';
 
@@ -98,10 +100,10 @@ const flag = (env: string, context: string, def: boolean): Setting<boolean> => (
   write: String,
 });
 
-function text(env: string, context: string, def: string, pattern: RegExp, expected: string, normalize = (s: string) => s): Setting<string> {
+function text(env: string, context: string | undefined, def: string, pattern: RegExp, expected: string, normalize = (s: string) => s): Setting<string> {
   return {
     env,
-    context,
+    ...(context !== undefined && { context }),
     default: def,
     read(e) {
       const v = str(e, env, def);
@@ -111,6 +113,29 @@ function text(env: string, context: string, def: string, pattern: RegExp, expect
     write: (v) => v,
   };
 }
+
+/**
+ * An http(s) endpoint, scheme://host[:port] only (returned as its origin). Credentials in the URL are
+ * refused without echoing the value: they belong to the AWS credential chain, never to a setting.
+ */
+function endpointUrl(e: Env, name: string): string | undefined {
+  const raw = optional(e, name);
+  if (raw === undefined) return undefined;
+  const shown = raw.includes('@') ? '(not shown: it looks like it holds credentials)' : `"${raw}"`;
+  const expected = `must be an http(s) URL with no path, e.g. http://localhost:8000 or https://dynamodb.eu-west-1.amazonaws.com; got ${shown}`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid(name, expected);
+  }
+  if (url.username || url.password) throw invalid(name, 'must not hold credentials (they come from the AWS credential chain: environment, profile, SSO, …)');
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search || url.hash) throw invalid(name, expected);
+  return url.origin;
+}
+
+/** A local-only endpoint setting: unset by default. */
+const endpoint = (env: string): Setting<string | undefined> => ({ env, default: undefined, read: (e) => endpointUrl(e, env), write: (v) => v ?? '' });
 
 export const DEFAULT_REDACT_FIELDS: readonly string[] = [
   'phone_number',
@@ -174,6 +199,11 @@ export const SETTINGS = {
   outboxGraceSeconds: integer('OUTBOX_GRACE_SECONDS', 'outboxGraceSeconds', 300, { min: 0 }),
 
   erasureTombstoneDays: integer('ERASURE_TOMBSTONE_DAYS', 'erasureTombstoneDays', 45, { min: 0 }),
+
+  /** Local only: an existing DynamoDB (another DynamoDB Local, or AWS) instead of `npm start`'s own. */
+  dynamoDbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
+  /** Local only: `npm start`'s table. On AWS the stack sets TABLE_NAME to the table it creates. */
+  localTableName: text('TABLE_NAME', undefined, 'threetone-pipeline', /^[A-Za-z0-9_.-]{3,255}$/, '3-255 letters, digits, "_", "-" or "."'),
 } as const;
 
 /** The alert threshold settings, one per field of `AlertThresholds` (the compiler keeps them in step). */
@@ -391,6 +421,18 @@ export function loadErasureConfig(env: Env = process.env): ErasureConfig {
 }
 
 export const erasureEnv = (settings: ErasureSettings) => render(ERASURE, settings);
+
+// ---------------------------------------------------------------- local runtime (npm start) only
+
+export interface LocalDynamoDbConfig {
+  /** An existing DynamoDB's endpoint (URL origin); undefined: start the embedded DynamoDB Local. */
+  readonly endpoint: string | undefined;
+  readonly tableName: string;
+}
+
+const LOCAL_DYNAMODB = { endpoint: SETTINGS.dynamoDbEndpoint, tableName: SETTINGS.localTableName } as const;
+
+export const loadLocalDynamoDbConfig = (env: Env = process.env): LocalDynamoDbConfig => readAll(LOCAL_DYNAMODB, env);
 
 /** Local default of the caller lookup key (`CALLER_HASH_KEY`); on AWS a generated secret. Never use it outside a laptop. */
 export const DEV_CALLER_HASH_KEY = 'local-dev-caller-hash-key';

@@ -3,6 +3,8 @@
  * a child process: the embedded DynamoDB engine of `npm start` and of the integration tests. It
  * supports every operation the production adapters use (conditional writes, TransactWriteItems,
  * GSIs, TTL settings), which the pure-JS engines do not. Needs Java 17+ (scripts/ensure-java.mjs).
+ * `ensureTable` creates the pipeline's table on it, or on any DynamoDB `externalDynamoDbClient`
+ * reaches (`DYNAMODB_ENDPOINT`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -11,13 +13,18 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   DynamoDBClient,
+  type KeySchemaElement,
   ListTablesCommand,
   ResourceInUseException,
+  type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '#adapters/table-schema.js';
+import { logger } from '#functions/shared/logger.js';
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
@@ -46,9 +53,48 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
     region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: LOCAL_CREDENTIALS,
     maxAttempts: 3,
   });
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether an endpoint is on this machine (a DynamoDB Local of your own, for instance). */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  return LOOPBACK_HOSTS.has(new URL(endpoint).hostname.toLowerCase());
+}
+
+/** `AWS_REGION`, else `AWS_DEFAULT_REGION`, else the region an AWS endpoint names, else us-east-1. */
+export function regionFor(endpoint: string, env: Record<string, string | undefined>): string {
+  const named = /^dynamodb(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$/.exec(new URL(endpoint).hostname.toLowerCase())?.[1];
+  return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || named || 'us-east-1';
+}
+
+/**
+ * A client for an existing DynamoDB at `endpoint` (a URL origin): credentials from the AWS SDK's
+ * default provider chain (environment, shared config and credentials files, SSO, …). For an endpoint
+ * on this machine (localhost, 127.0.0.1, ::1), which accepts any credentials, fixed dummy ones when
+ * the chain finds none.
+ */
+export async function externalDynamoDbClient(
+  endpoint: string,
+  env: Record<string, string | undefined>,
+): Promise<{ client: DynamoDBClient; credentials: 'default chain' | 'dummy (local endpoint)' }> {
+  const config = { endpoint, region: regionFor(endpoint, env), maxAttempts: 3 };
+  if (isLoopbackEndpoint(endpoint)) {
+    const probe = new DynamoDBClient(config);
+    try {
+      await probe.config.credentials();
+    } catch {
+      return { client: new DynamoDBClient({ ...config, credentials: LOCAL_CREDENTIALS }), credentials: 'dummy (local endpoint)' };
+    } finally {
+      probe.destroy();
+    }
+  }
+  return { client: new DynamoDBClient(config), credentials: 'default chain' };
 }
 
 /**
@@ -120,8 +166,12 @@ async function startOnce(dbPath: string | undefined, port: number): Promise<Dyna
   };
 }
 
-/** Creates the pipeline's table (same keys, indexes and TTL as the CDK construct) if it is missing. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/**
+ * Creates the pipeline's table (same keys, indexes and TTL as the CDK construct) if it is missing,
+ * waits until it and its indexes are ACTIVE, checks that an existing table has the pipeline's keys
+ * and indexes, and enables TTL where the engine supports it (else a warning: nothing expires).
+ */
+export async function ensureTable(client: DynamoDBClient, tableName: string, opts: { timeoutMs?: number } = {}): Promise<void> {
   const gsi = (ix: { name: string; partitionKey: string; sortKey: string }) => ({
     IndexName: ix.name,
     KeySchema: [
@@ -130,31 +180,71 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     ],
     Projection: { ProjectionType: 'ALL' as const },
   });
+  const definition = new CreateTableCommand({
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, TABLE.byAgentIndex.partitionKey, TABLE.byAgentIndex.sortKey, TABLE.byTimeIndex.partitionKey, TABLE.byTimeIndex.sortKey].map(
+      (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
+    ),
+    KeySchema: [
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+    ],
+    GlobalSecondaryIndexes: [gsi(TABLE.byAgentIndex), gsi(TABLE.byTimeIndex)],
+  });
   try {
+    await client.send(definition);
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err; // it exists (or is being created)
+  }
+  const table = await untilActive(client, tableName, opts.timeoutMs ?? 300_000);
+  checkLayout(table, definition.input);
+  await enableTtl(client, tableName);
+}
+
+async function untilActive(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<TableDescription> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(2 * delay, 2_000)) {
+    const { Table: table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (table?.TableStatus === 'ACTIVE' && (table.GlobalSecondaryIndexes ?? []).every((ix) => ix.IndexStatus === 'ACTIVE')) return table;
+    if (Date.now() + delay > deadline) {
+      throw new Error(`table ${tableName} is not ACTIVE after ${Math.round(timeoutMs / 1000)} s (status ${table?.TableStatus ?? 'unknown'})`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** An existing table must have the keys and indexes the pipeline creates, or nothing would work. */
+function checkLayout(table: TableDescription, expected: CreateTableCommandInput): void {
+  const keys = (k: KeySchemaElement[] | undefined) => JSON.stringify((k ?? []).map((e) => [e.AttributeName, e.KeyType]));
+  const problems: string[] = [];
+  if (keys(table.KeySchema) !== keys(expected.KeySchema)) problems.push(`its key is ${keys(table.KeySchema)}, not ${keys(expected.KeySchema)}`);
+  for (const ix of expected.GlobalSecondaryIndexes ?? []) {
+    const found = table.GlobalSecondaryIndexes?.find((g) => g.IndexName === ix.IndexName);
+    if (!found) problems.push(`it has no index ${ix.IndexName}`);
+    else if (keys(found.KeySchema) !== keys(ix.KeySchema)) problems.push(`its index ${ix.IndexName} is keyed ${keys(found.KeySchema)}, not ${keys(ix.KeySchema)}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`table ${table.TableName} exists but is not laid out for this pipeline: ${problems.join('; ')}. Use another TABLE_NAME.`);
+  }
+}
+
+async function enableTtl(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    const { TimeToLiveDescription: ttl } = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    if (ttl?.TimeToLiveStatus === 'ENABLED' || ttl?.TimeToLiveStatus === 'ENABLING') {
+      if (ttl.AttributeName !== TABLE.ttlAttribute) {
+        logger.warn('The table expires items on another attribute: retention settings have no effect', { table: tableName, attribute: ttl.AttributeName });
+      }
+      return;
+    }
     await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, TABLE.byAgentIndex.partitionKey, TABLE.byAgentIndex.sortKey, TABLE.byTimeIndex.partitionKey, TABLE.byTimeIndex.sortKey].map(
-          (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
-        ),
-        KeySchema: [
-          { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-          { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [gsi(TABLE.byAgentIndex), gsi(TABLE.byTimeIndex)],
-      }),
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true } }),
     );
   } catch (err) {
-    if (!(err instanceof ResourceInUseException)) throw err;
-    return;
+    logger.warn('Could not enable TTL on the table: retention settings have no effect (nothing expires)', {
+      table: tableName,
+      errorName: err instanceof Error ? err.name : typeof err,
+    });
   }
-  for (let i = 0; i < 100; i++) {
-    const t = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (t.Table?.TableStatus === 'ACTIVE') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await client.send(
-    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true } }),
-  );
 }

@@ -3,7 +3,14 @@
  * drains it: what `npm start` puts between the ingest and processor handlers. It keeps the
  * semantics the processor relies on:
  * 1. `send` resolves once the message is appended and fsync'ed to `queue.jsonl`, so a 202 to
- *    ThreeTone means the event is on disk (concurrent sends share one write and one fsync);
+ *    ThreeTone means the event is on disk. Group commit: the sends that arrive while a write and
+ *    its fsync are in progress go out together in the next write, covered by one fsync; each send
+ *    resolves only after an fsync that covers its line. A failed write or fsync rejects exactly
+ *    the sends it covered (the ingest answers 500, ThreeTone retries): the journal is cut back to
+ *    where that write began and their messages are never delivered by this process. Only if the
+ *    process also dies before the next successful fsync can such a line be found on disk at the
+ *    next start; it is then delivered, a duplicate of the webhook ThreeTone resends, which the
+ *    idempotent processor absorbs (decisions.md D28);
  * 2. the consumer gets batches of up to `batchSize` records shaped like real SQS records,
  *    `concurrency` batches at a time;
  * 3. records named in `batchItemFailures`, and every record of a batch whose consumer throws or
@@ -59,6 +66,16 @@ export interface LocalQueueOptions {
   pollIntervalMs?: number;
   /** fsync the journal before `send` resolves. Leave on: it is what makes a 202 durable. @default true */
   fsync?: boolean;
+  /**
+   * One fsync for all the sends that arrive together (group commit), or, when false, one write and
+   * one fsync per send (for comparison: `npm run bench`). Durability is the same. @default true
+   */
+  groupCommit?: boolean;
+  /**
+   * Makes what was written to a file durable: called once per commit with the open file and its path.
+   * A seam for tests (count the fsyncs, inject a failure). @default `(file) => file.datasync()`
+   */
+  datasync?: (file: FileHandle, path: string) => Promise<void>;
   /** The journal is rewritten once it holds this many lines and four times as many as live messages. @default 10000 */
   compactMinLines?: number;
   /** For the records' `eventSourceARN`. @default 'threetone-webhooks' */
@@ -148,12 +165,17 @@ export function createLocalQueue(opts: LocalQueueOptions): LocalQueue {
   const messages = replayJournal(journalPath);
   const snapshot = (): string[] => [...messages.values()].map(snapshotLine);
   rewriteSync(journalPath, snapshot());
-  const journal = new AppendLog(journalPath, opts.fsync ?? true, {
+  const durability: Durability = {
+    fsync: opts.fsync ?? true,
+    groupCommit: opts.groupCommit ?? true,
+    datasync: opts.datasync ?? ((file) => file.datasync()),
+  };
+  const journal = new AppendLog(journalPath, durability, {
     lines: messages.size,
     due: (lines) => lines >= compactMinLines && lines >= 4 * messages.size,
     snapshot,
   });
-  const dlq = new AppendLog(dlqPath, opts.fsync ?? true);
+  const dlq = new AppendLog(dlqPath, durability);
   let deadLettered = countLines(dlqPath);
   let delivered = 0;
   let pendingSends = 0;
@@ -596,20 +618,31 @@ interface Compaction {
   snapshot(): string[];
 }
 
+interface Durability {
+  readonly fsync: boolean;
+  readonly groupCommit: boolean;
+  readonly datasync: (file: FileHandle, path: string) => Promise<void>;
+}
+
 /**
- * An append-only JSON-lines file with group commit: appends queued while a write is in progress
- * go out together in the next write and share its fsync. Writes are strictly sequential.
+ * An append-only JSON-lines file with group commit: the appends queued while a write (and its
+ * fsync) is in progress go out together in the next write and share its one fsync. Writes are
+ * strictly sequential; an append settles only when the write (and, if `sync`, the fsync) that
+ * covers its bytes has completed. When a write or its fsync fails, the file is cut back to where
+ * that write began, and exactly the appends it covered are rejected.
  */
 class AppendLog {
   #handle: FileHandle | null = null;
+  /** Bytes in the file that earlier, successful writes account for (where the next write begins). */
+  #size = 0;
   #queue: PendingWrite[] = [];
   #draining: Promise<void> | null = null;
-  /** A failed write may have left a partial line: start the next write on a fresh line. */
+  /** A failed write could not be cut back and may have left a partial line: start the next write on a fresh line. */
   #torn = false;
 
   constructor(
     private readonly path: string,
-    private readonly fsync: boolean,
+    private readonly durability: Durability,
     private readonly compaction?: Compaction,
   ) {}
 
@@ -633,16 +666,18 @@ class AppendLog {
   async #drain(): Promise<void> {
     await null; // never settle synchronously (see `append`); lets same-tick appends join this write
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0);
+      // Everything queued meanwhile: the appends that arrived during the previous write and fsync.
+      const batch = this.#queue.splice(0, this.durability.groupCommit ? this.#queue.length : 1);
       try {
         if (this.compaction?.due(this.compaction.lines)) await this.#compact(this.compaction);
-        this.#handle ??= await open(this.path, 'a');
-        const data = (this.#torn ? '\n' : '') + batch.map((w) => w.data).join('');
-        this.#torn = true;
-        await this.#handle.appendFile(data);
+        const handle = (this.#handle ??= await this.#open());
+        const data = Buffer.from((this.#torn ? '\n' : '') + batch.map((w) => w.data).join(''), 'utf8');
+        await handle.appendFile(data);
+        if (this.durability.fsync && batch.some((w) => w.sync)) await this.durability.datasync(handle, this.path);
+        this.#size += data.length;
         this.#torn = false;
-        if (this.fsync && batch.some((w) => w.sync)) await this.#handle.datasync();
       } catch (err) {
+        await this.#cutBack();
         for (const w of batch) w.reject(err);
         continue;
       }
@@ -651,6 +686,34 @@ class AppendLog {
       for (const w of batch) w.resolve();
     }
     this.#draining = null;
+  }
+
+  async #open(): Promise<FileHandle> {
+    const handle = await open(this.path, 'a');
+    try {
+      this.#size = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    return handle;
+  }
+
+  /**
+   * After a failed write or fsync: removes whatever that write put in the file, so the appends it
+   * covered, rejected, are not found there later (made durable by the next successful fsync).
+   */
+  async #cutBack(): Promise<void> {
+    const h = this.#handle;
+    if (!h) return;
+    try {
+      await h.truncate(this.#size);
+    } catch {
+      // Could not cut back: start afresh (the size is read again) on a new line.
+      this.#torn = true;
+      this.#handle = null;
+      await h.close().catch(() => undefined);
+    }
   }
 
   async #compact(c: Compaction): Promise<void> {

@@ -2,13 +2,15 @@
  * The local runtime: the deployed handler factories wired to local stand-ins for AWS.
  *
  *   HTTP server (API Gateway) → ingest → local queue (SQS: durable, at-least-once, DLQ)
- *   → processor → DynamoDB Local (state under DATA_DIR) + local bus (DATA_DIR/events.jsonl)
+ *   → processor → DynamoDB Local (state under DATA_DIR), or the existing DynamoDB at
+ *   DYNAMODB_ENDPOINT, + local bus (DATA_DIR/events.jsonl)
  *   ThreeTone: THREETONE_API_URL, or a built-in simulator that mirrors the accepted webhooks.
  *
  * `startLocalRuntime` is what `npm start` runs; tests start it too (on port 0, in a temp dir).
  */
 import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
 import { createDynamoDbQueries, createDynamoDbStoredWebhooks } from '#adapters/dynamodb-queries.js';
@@ -21,6 +23,7 @@ import {
   DEV_CALLER_HASH_KEY,
   loadErasureConfig,
   loadIngestConfig,
+  loadLocalDynamoDbConfig,
   loadProcessorConfig,
   loadQueryConfig,
   loadReconcilerConfig,
@@ -37,7 +40,7 @@ import { createQueryHandler } from '#functions/query/query.js';
 import { createReconciler } from '#functions/reconciler/reconciler.js';
 import { createReplay } from '#functions/replay/replay.js';
 import { logger } from '#functions/shared/logger.js';
-import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { createAdminHandler } from './admin.js';
 import { startHttpServer } from './http-server.js';
 import { createLocalBus } from './local-bus.js';
@@ -49,7 +52,15 @@ import { type SimulatorEnvelope, startThreeToneSimulator, type ThreeToneSimulato
 /** Printed at start; use your own with THREETONE_WEBHOOK_SECRET. Never use it outside a laptop. */
 export const DEV_WEBHOOK_SECRET = 'local-dev-webhook-secret';
 export const DEV_API_KEY = 'local-dev-api-key';
-const TABLE_NAME = 'threetone-pipeline';
+
+/** Which DynamoDB a run uses: where (host and port only, never credentials) and which table. */
+export interface DynamoDbInUse {
+  /** True for the DynamoDB Local this run started (state under DATA_DIR/dynamodb). */
+  readonly embedded: boolean;
+  /** e.g. `127.0.0.1:8000`, `dynamodb.eu-west-1.amazonaws.com`. */
+  readonly host: string;
+  readonly table: string;
+}
 
 export interface LocalRuntime {
   readonly url: string;
@@ -59,6 +70,7 @@ export interface LocalRuntime {
   readonly threeToneUrl: string;
   readonly simulator: ThreeToneSimulator | null;
   readonly queue: LocalQueue;
+  readonly dynamoDb: DynamoDbInUse;
   /** `ws://…/live`: every event appended to `eventsFile`, as it is appended. */
   readonly liveUrl: string;
   readonly live: LiveStream;
@@ -99,6 +111,37 @@ async function observingQueue(inner: WebhookQueue, sim: ThreeToneSimulator | nul
   };
 }
 
+/**
+ * The DynamoDB of this run, with the pipeline's table in it (created if missing): DynamoDB Local,
+ * started here with its state under DATA_DIR, or the existing one at DYNAMODB_ENDPOINT (no Java).
+ */
+async function connectDynamoDb(
+  endpoint: string | undefined,
+  table: string,
+  dataDir: string,
+  env: Env,
+  stops: (() => Promise<void>)[],
+): Promise<{ client: DynamoDBClient; dynamoDb: DynamoDbInUse }> {
+  if (endpoint === undefined) {
+    const ddb = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
+    stops.push(() => ddb.stop());
+    const client = localDynamoDbClient(ddb.endpoint);
+    stops.push(async () => client.destroy());
+    await ensureTable(client, table);
+    return { client, dynamoDb: { embedded: true, host: new URL(ddb.endpoint).host, table } };
+  }
+  const { client } = await externalDynamoDbClient(endpoint, env);
+  stops.push(async () => client.destroy());
+  const host = new URL(endpoint).host;
+  try {
+    await ensureTable(client, table);
+  } catch (err) {
+    // Named, so the operator sees which setting to check; the SDK's messages carry no secrets.
+    throw new Error(`DynamoDB at ${host} (DYNAMODB_ENDPOINT), table ${table} (TABLE_NAME): ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  }
+  return { client, dynamoDb: { embedded: false, host, table } };
+}
+
 export async function startLocalRuntime(env: Env = process.env): Promise<LocalRuntime> {
   const host = env.HOST?.trim() || '127.0.0.1';
   const port = numEnv(env, 'PORT', 3000, { min: 0, max: 65535, integer: true });
@@ -118,6 +161,8 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
 
   // Validate all configuration before starting anything (fail fast, clear message).
   const ingestConfig = loadIngestConfig(env);
+  const dynamoConfig = loadLocalDynamoDbConfig(env);
+  const TABLE_NAME = dynamoConfig.tableName;
   const processorConfig = loadProcessorConfig({ ...env, TABLE_NAME });
   // The local queue dead-letters after the same count the processor is told (one setting, as on AWS).
   const { maxReceiveCount } = processorConfig;
@@ -134,11 +179,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const ddb = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
-    stops.push(() => ddb.stop());
-    const client = localDynamoDbClient(ddb.endpoint);
-    stops.push(async () => client.destroy());
-    await ensureTable(client, TABLE_NAME);
+    const { client, dynamoDb } = await connectDynamoDb(dynamoConfig.endpoint, TABLE_NAME, dataDir, env, stops);
     const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 
     let simulator: ThreeToneSimulator | null = null;
@@ -236,7 +277,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       erasure,
       isReady: () => ready,
       queryApiKey: queryConfig.apiKey,
-      health: () => ({ enrichment: backlog }),
+      health: () => ({ dynamodb: dynamoDb, enrichment: backlog }),
       upgrade: (req, socket, head) => live.handleUpgrade(req, socket, head),
       staticFile: livePageFile,
     });
@@ -257,6 +298,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       threeToneUrl,
       simulator,
       queue,
+      dynamoDb,
       liveUrl: `${server.url.replace(/^http/, 'ws')}/live`,
       live,
       stop: stopAll,

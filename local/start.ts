@@ -21,6 +21,7 @@ try {
       `  live stream ${rt.liveUrl}   (WebSocket: each bus event as appended to the events file)`,
       `  health      GET  ${rt.url}/health`,
       `  ThreeTone   ${rt.simulator ? `built-in simulator at ${rt.threeToneUrl}` : rt.threeToneUrl}`,
+      `  DynamoDB    ${rt.dynamoDb.embedded ? `DynamoDB Local at ${rt.dynamoDb.host}, state in ${rt.dataDir}/dynamodb` : `${rt.dynamoDb.host}  (DYNAMODB_ENDPOINT)`}, table ${rt.dynamoDb.table}`,
       `  events      ${rt.eventsFile}  (EventBridge envelopes, one per line)`,
       `  state       ${rt.dataDir}`,
       '',

@@ -3,6 +3,9 @@
 // Debian/Ubuntu machine run as root, install it from Debian's packages; otherwise say what to do.
 import { execFileSync, spawnSync } from 'node:child_process';
 
+// `npm start` with DYNAMODB_ENDPOINT uses an existing DynamoDB and starts no Java (the tests still do).
+if (process.env.npm_lifecycle_event === 'prestart' && process.env.DYNAMODB_ENDPOINT?.trim()) process.exit(0);
+
 function javaMajor() {
   const r = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;

@@ -89,12 +89,23 @@ describe('docs/aws-deployment.md', () => {
 describe('README.md "Settings"', () => {
   const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
 
-  it.each(Object.values(SETTINGS).map((s) => [s.env, s]))('documents %s with its context key and default', (_env, setting) => {
-    const row = readme.split('\n').find((line) => line.startsWith(`| \`${setting.env}\` |`));
+  const rowOf = (env: string) => readme.split('\n').find((line) => line.startsWith(`| \`${env}\` |`));
+  const functionSettings = Object.values(SETTINGS).flatMap((s) => ('context' in s ? [s] : []));
+  const localSettings = Object.values(SETTINGS).filter((s) => !('context' in s));
+
+  it.each(functionSettings.map((s) => [s.env, s]))('documents %s with its context key and default', (_env, setting) => {
+    const row = rowOf(setting.env);
     expect(row).toBeDefined();
     expect(row).toContain(`\`${setting.context}\``);
     const def = Array.isArray(setting.default) ? setting.default.join(', ') : String(setting.default);
     expect(row).toContain(`\`${def}\``);
+  });
+
+  it.each(localSettings.map((s) => [s.env, s]))('documents the local setting %s with its default under "Local settings"', (_env, setting) => {
+    const local = readme.slice(readme.indexOf('### Local settings'), readme.indexOf('\n## ', readme.indexOf('### Local settings')));
+    const row = local.split('\n').find((line) => line.startsWith(`| \`${setting.env}\` |`));
+    expect(row).toBeDefined();
+    expect(row).toContain(setting.default === undefined ? '| unset' : `| \`${String(setting.default)}\``);
   });
 
   it('names every function context key once, in SETTINGS', () => {

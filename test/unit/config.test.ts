@@ -15,6 +15,7 @@ import {
   SETTINGS,
   erasureEnv,
   loadErasureSettings,
+  loadLocalDynamoDbConfig,
   threeToneClientEnv,
 } from '#functions/config.js';
 
@@ -93,7 +94,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       erasureEnv(loadErasureSettings(defaults)),
     ].flatMap((env) => Object.keys(env));
     expect(new Set(rendered).size).toBe(rendered.length);
-    expect(rendered.sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
+    expect(rendered.sort()).toEqual(Object.values(SETTINGS).flatMap((s) => ('context' in s ? [s.env] : [])).sort());
   });
 
   it.each([
@@ -109,5 +110,47 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     };
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+});
+
+describe('local settings: the DynamoDB npm start uses', () => {
+  it('defaults to its own DynamoDB Local and table threetone-pipeline', () => {
+    expect(loadLocalDynamoDbConfig({})).toEqual({ endpoint: undefined, tableName: 'threetone-pipeline' });
+    expect(loadLocalDynamoDbConfig({ DYNAMODB_ENDPOINT: ' ', TABLE_NAME: '' })).toEqual({ endpoint: undefined, tableName: 'threetone-pipeline' });
+  });
+
+  it.each([
+    ['http://localhost:8000', 'http://localhost:8000'],
+    ['http://127.0.0.1:8000/', 'http://127.0.0.1:8000'],
+    ['http://[::1]:8000', 'http://[::1]:8000'],
+    ['HTTPS://DynamoDB.eu-west-1.amazonaws.com', 'https://dynamodb.eu-west-1.amazonaws.com'],
+  ])('takes DYNAMODB_ENDPOINT %s as %s', (raw, endpoint) => {
+    expect(loadLocalDynamoDbConfig({ DYNAMODB_ENDPOINT: raw, TABLE_NAME: 'my.table_1-x' })).toEqual({ endpoint, tableName: 'my.table_1-x' });
+  });
+
+  it.each([
+    [{ DYNAMODB_ENDPOINT: 'localhost:8000' }, 'DYNAMODB_ENDPOINT must be an http(s) URL'],
+    [{ DYNAMODB_ENDPOINT: 'ftp://localhost:8000' }, 'DYNAMODB_ENDPOINT must be an http(s) URL'],
+    [{ DYNAMODB_ENDPOINT: 'http://localhost:8000/tables' }, 'DYNAMODB_ENDPOINT must be an http(s) URL with no path'],
+    [{ DYNAMODB_ENDPOINT: 'http://localhost:8000?region=x' }, 'DYNAMODB_ENDPOINT must be an http(s) URL'],
+    [{ DYNAMODB_ENDPOINT: 'not a url' }, 'got "not a url"'],
+    [{ TABLE_NAME: 'ab' }, 'TABLE_NAME must be 3-255 letters'],
+    [{ TABLE_NAME: 'my table' }, 'TABLE_NAME must be 3-255 letters'],
+  ])('refuses %j, naming the variable', (env, message) => {
+    expect(() => loadLocalDynamoDbConfig(env)).toThrow(ConfigError);
+    expect(() => loadLocalDynamoDbConfig(env)).toThrow(message);
+  });
+
+  it.each(['http://AKIAEXAMPLE:s3cr3t@localhost:8000', 'AKIAEXAMPLE:s3cr3t@localhost:8000'])('refuses credentials in %s without repeating them', (raw) => {
+    let error: unknown;
+    try {
+      loadLocalDynamoDbConfig({ DYNAMODB_ENDPOINT: raw });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe('DYNAMODB_ENDPOINT');
+    expect((error as Error).message).not.toContain('s3cr3t');
+    expect((error as Error).message).not.toContain('AKIAEXAMPLE');
   });
 });

@@ -1,9 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { signBody } from '#core/signature.js';
+import { loadIngestConfig } from '#functions/config.js';
+import { createIngestHandler } from '#functions/ingest/ingest.js';
 import { createLocalQueue, type DeadLetter, type LocalQueue, type LocalQueueOptions } from '#local/local-queue.js';
+import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 
 let dir: string;
 const queues: LocalQueue[] = [];
@@ -281,5 +285,133 @@ describe('local queue', () => {
     await q.drained();
 
     expect(peak).toBe(3);
+  });
+});
+
+describe('local queue: group commit', () => {
+  /** Counts the journal's fsyncs (the real ones) and the bytes each one covered. */
+  function countingSync(behaviour: (call: number) => Promise<void> | void = () => undefined) {
+    const covered: number[] = [];
+    const datasync = async (file: FileHandle, path: string) => {
+      const call = covered.length + 1;
+      covered.push(-1);
+      await behaviour(call);
+      await file.datasync();
+      if (path.endsWith('queue.jsonl')) covered[call - 1] = (await file.stat()).size;
+    };
+    return { datasync, covered, syncedBytes: () => Math.max(0, ...covered) };
+  }
+
+  it('covers many concurrent sends with fewer fsyncs, each resolving only once an fsync covers its line', async () => {
+    // Arrange
+    const sync = countingSync();
+    const q = queue({ datasync: sync.datasync });
+    const bodies = Array.from({ length: 200 }, (_, i) => `{"n":${i}}`);
+    const syncedWhenResolved = new Map<string, number>();
+
+    // Act
+    await Promise.all(bodies.map((body) => q.send({ body, receivedAt: RECEIVED_AT }).then(() => syncedWhenResolved.set(body, sync.syncedBytes()))));
+
+    // Assert: fewer fsyncs than sends, and each send's line lies within what an fsync had covered when it resolved
+    expect(sync.covered.length).toBeGreaterThanOrEqual(1);
+    expect(sync.covered.length).toBeLessThan(bodies.length);
+    const journal = await readFile(join(dir, 'queue.jsonl'));
+    for (const body of bodies) {
+      const end = journal.indexOf(`"body":${JSON.stringify(body)}`) + 1;
+      expect(end).toBeGreaterThan(0);
+      expect(journal.indexOf('\n', end) + 1).toBeLessThanOrEqual(syncedWhenResolved.get(body)!);
+    }
+    await q.stop();
+    const reopened = queue();
+    const r = recorder();
+    reopened.start(r.consumer);
+    await reopened.drained();
+    expect(r.deliveries.map((d) => d.body).sort()).toEqual([...bodies].sort());
+  });
+
+  it('writes the sends that arrive during an fsync together and covers them with one more fsync', async () => {
+    // Arrange: the first fsync waits until the others have been sent
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const sync = countingSync((call) => (call === 1 ? gate : undefined));
+    const q = queue({ datasync: sync.datasync });
+    const first = q.send({ body: 'first', receivedAt: RECEIVED_AT });
+    await expect.poll(() => sync.covered.length).toBe(1);
+    const later = Array.from({ length: 50 }, (_, i) => q.send({ body: `later-${i}`, receivedAt: RECEIVED_AT }));
+
+    // Act
+    release();
+    await Promise.all([first, ...later]);
+
+    // Assert
+    expect(sync.covered).toHaveLength(2);
+    expect(await journalLines()).toHaveLength(51);
+  });
+
+  it('fsyncs once per send with groupCommit off (the comparison the benchmark makes)', async () => {
+    const sync = countingSync();
+    const q = queue({ datasync: sync.datasync, groupCommit: false });
+
+    await send(q, ...Array.from({ length: 20 }, (_, i) => `m${i}`));
+
+    expect(sync.covered).toHaveLength(20);
+    expect(q.stats().visible).toBe(20);
+  });
+
+  it('rejects exactly the sends a failed fsync covered, cuts them from the journal and never delivers them', async () => {
+    // Arrange: the first fsync (of "before") is held while three more sends queue; the second fails
+    let release!: () => void;
+    const gate = new Promise<void>((res) => (release = res));
+    const sync = countingSync(async (call) => {
+      if (call === 1) await gate;
+      if (call === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    });
+    const q = queue({ datasync: sync.datasync });
+    const before = q.send({ body: 'before', receivedAt: RECEIVED_AT });
+    await expect.poll(() => sync.covered.length).toBe(1);
+    const covered = ['lost-1', 'lost-2', 'lost-3'].map((body) => q.send({ body, receivedAt: RECEIVED_AT }));
+
+    // Act
+    release();
+    const results = await Promise.allSettled([before, ...covered]);
+    await q.send({ body: 'after', receivedAt: RECEIVED_AT });
+
+    // Assert: only the covered sends failed, with the fsync's error
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected']);
+    expect(results.slice(1).map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['EIO', 'EIO', 'EIO']);
+    expect(sync.covered).toHaveLength(3);
+    expect(q.stats().visible).toBe(2);
+    expect((await journalLines()).map((l) => (JSON.parse(l) as { body: string }).body)).toEqual(['before', 'after']);
+    const r = recorder();
+    q.start(r.consumer);
+    await q.drained();
+    await q.stop();
+    const reopened = queue();
+    expect(reopened.stats().visible).toBe(0);
+    expect(r.deliveries.map((d) => d.body).sort()).toEqual(['after', 'before']);
+  });
+
+  it('answers 500, not 202, to a webhook whose fsync fails, and 202 again once the disk recovers', async () => {
+    // Arrange: the real ingest handler in front of the queue
+    let failing = true;
+    const q = queue({
+      datasync: async (file) => {
+        if (failing) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+        await file.datasync();
+      },
+    });
+    const ingest = createIngestHandler({ queue: q, secrets: { get: async () => ['s'] }, config: loadIngestConfig({}) });
+    const post = (body: string) => ingest(apiGatewayEvent('POST', '/webhooks/threetone', { body, headers: { 'x-threetone-signature': signBody(body, 's') } }));
+    const body = JSON.stringify({ event: 'agent_busy', timestamp: new Date().toISOString(), data: { agent_id: 'a' } });
+
+    // Act / Assert
+    const refused = await post(body);
+    expect(refused.statusCode).toBe(500);
+    expect(JSON.parse(String(refused.body))).toEqual({ error: { code: 'internal_error', message: expect.any(String) } });
+    expect(q.stats().visible).toBe(0);
+    expect(await journalLines()).toEqual([]);
+    failing = false;
+    expect((await post(body)).statusCode).toBe(202);
+    expect(q.stats().visible).toBe(1);
   });
 });
