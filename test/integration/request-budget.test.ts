@@ -4,6 +4,7 @@
  * wait, and stops everyone after a 429.
  */
 import fc from 'fast-check';
+import { type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbRequestBudget, windowOf } from '#adapters/dynamodb-request-budget.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
@@ -63,6 +64,40 @@ describe('the shared budget on DynamoDB', () => {
     expect(busiestWindow(granted, 3_600_000)).toBeLessThanOrEqual(40);
     expect(granted.length).toBeGreaterThanOrEqual(30); // ~85% of the hourly limit, not starved
     expect(refusals).toBeGreaterThan(0);
+  });
+
+  it('with room for it, one transaction reserves several requests', async () => {
+    let clock = Date.UTC(2026, 10, 22, 10, 0, 3);
+    let transactions = 0;
+    const counting = {
+      send: (cmd: unknown) => {
+        if (cmd instanceof TransactWriteCommand) transactions++;
+        return table.doc.send(cmd as TransactWriteCommand);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const opts = { perMinute: 7_000, perHour: 200_000, now: () => clock };
+    const takers = [0, 1, 2].map(() => createDynamoDbRequestBudget(counting, table.tableName, opts));
+    const granted: number[] = [];
+    for (let step = 0; step < 600; step++) {
+      for (const r of await Promise.all(takers.map((t) => t.take()))) if (r.granted) granted.push(clock);
+      clock += 250; // 600 steps × 3 takers over 150 s
+    }
+    expect(busiestWindow(granted, 60_000)).toBeLessThanOrEqual(7_000);
+    expect(granted.length).toBeGreaterThanOrEqual(1500);
+    expect(transactions).toBeLessThanOrEqual(granted.length / 5);
+  });
+
+  it('reserving several requests at once never lets a sliding minute exceed the limit, even when takers compete for it', async () => {
+    let clock = Date.UTC(2026, 10, 23, 10, 0, 3);
+    const opts = { perMinute: 700, perHour: 20_000, now: () => clock }; // buckets of 100: 10 reserved per take
+    const takers = [0, 1, 2].map(() => createDynamoDbRequestBudget(table.doc, table.tableName, opts));
+    const granted: number[] = [];
+    for (let step = 0; step < 480; step++) {
+      for (const r of await Promise.all(takers.map((t) => t.take()))) if (r.granted) granted.push(clock);
+      clock += 250; // 3 takers asking 12 times a second: more than the limit allows
+    }
+    expect(busiestWindow(granted, 60_000)).toBeLessThanOrEqual(700);
+    expect(granted.length).toBeGreaterThanOrEqual(600); // 2 minutes at ~6/7 of the limit, less what reservations leave unused
   });
 
   it('after a 429, nobody takes until the block ends, and the wait says when', async () => {
