@@ -76,6 +76,8 @@ export interface StoredEvent {
   readonly envelope: Envelope;
   readonly timestampMs: number;
   readonly receivedAt: string;
+  /** The caller lookup digests written with it (README "Erasure"). */
+  readonly callerKeys?: readonly string[];
 }
 
 /** Processing bookkeeping kept beside the public record (never returned by the query API). */
@@ -98,6 +100,12 @@ export interface ProcessingState {
   enrichment_queued?: boolean;
   /** It waited ENRICHMENT_GIVE_UP_HOURS without details and was completed from webhook facts. */
   gave_up?: boolean;
+  /**
+   * What the stored events already wrote once for the conversation: caller lookup digests and the
+   * calls linked to it. A later webhook carrying the same ones does not write them again (issue 10).
+   */
+  caller_keys?: string[];
+  calls?: string[];
 }
 
 export interface RecordSnapshot {

@@ -249,6 +249,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           envelope: parseJson(String(it.facts_json)) as StoredEvent['envelope'],
           timestampMs: Number(it.timestamp_ms),
           receivedAt: String(it.received_at),
+          ...(Array.isArray(it.caller_keys) && { callerKeys: it.caller_keys.map(String) }),
         }),
       );
     },

@@ -178,6 +178,7 @@ export function createProcessor(deps: ProcessorDeps) {
         thresholds: config.alerts,
         now: new Date(now()).toISOString(),
       });
+      const callerKeys = [...new Set(events.flatMap((e) => e.callerKeys ?? []))].sort();
       const next: ProcessingState = {
         details,
         transcript,
@@ -185,6 +186,8 @@ export function createProcessor(deps: ProcessorDeps) {
         published: planned.published,
         enrichment_queued: queued,
         ...(gaveUp && { gave_up: true }),
+        ...(callerKeys.length > 0 && { caller_keys: callerKeys }),
+        ...(callIds.size > 0 && { calls: [...callIds].sort() }),
       };
       if (snapshot && canonicalJson(snapshot.record) === canonicalJson(record) && canonicalJson(snapshot.state) === canonicalJson(next)) {
         return queued;
@@ -243,9 +246,18 @@ export function createProcessor(deps: ProcessorDeps) {
     let duplicate = false;
     /** False when the scope was erased: the webhook is acknowledged and dropped, nothing of it stored. */
     const storeEvent = async (): Promise<boolean> => {
-      // A conversation's event links its call in the same transaction (one round trip, one tombstone check).
-      const linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
-      const result = await store.insertEvent(scope, { ...stored, ...(linkCall !== undefined && { linkCall }) }, outbox);
+      // A conversation's event links its call in the same transaction (one round trip, one tombstone
+      // check), and writes its caller lookup items: each only the first time (the record's state
+      // says what earlier events wrote; a crash before the record commit just writes them again).
+      let linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
+      let callerKeysToWrite = callerKeys;
+      if (scope.kind === 'conversation' && (linkCall !== undefined || callerKeys.length > 0)) {
+        const known = (await store.getRecord(scope.conversationId))?.state;
+        if (linkCall !== undefined && known?.calls?.includes(linkCall)) linkCall = undefined;
+        const written = new Set(known?.caller_keys ?? []);
+        callerKeysToWrite = callerKeys.filter((k) => !written.has(k));
+      }
+      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) }, outbox);
       if (result === 'erased') {
         deps.metrics?.erasedDropped?.();
         log.info('event dropped: its conversation was erased', { event: envelope.event });

@@ -107,6 +107,33 @@ describe('processor through the handler, on DynamoDB Local', () => {
     expect(ids.length - new Set(ids).size).toBe(0);
   });
 
+  it('writes a conversation\'s caller lookup items and call link with the first webhook that carries them, not again', async () => {
+    const id = 'conv-once';
+    const data = { conversation_id: id, agent_id: 'agent-0', call_id: 'call-once', phone_number: '+15550100', caller_id: '+15550199' };
+    const hooks = [
+      env('call_started', t('10:00:00'), data),
+      env('conversation_started', t('10:00:01'), data),
+      env('conversation_ended', t('10:04:00'), { ...data, duration_seconds: 239 }),
+      env('call_ended', t('10:04:01'), { ...data, duration_seconds: 240 }),
+    ];
+    h.api.details.set(id, details({ ...specs(1)[0]!, id }, 0));
+    const { deadLettered } = await h.deliver(hooks.map(body), { batchSize: 1, shuffle: false });
+    expect(deadLettered).toEqual([]);
+
+    const evts = await h.table.doc.send(
+      new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p AND begins_with(sk, :e)', ExpressionAttributeValues: { ':p': keys.conversation(id), ':e': keys.eventPrefix } }),
+    );
+    expect(evts.Items).toHaveLength(4);
+    // Only the first event wrote lookup items (both numbers), the others found them in the record's state.
+    expect(evts.Items!.filter((it) => it.caller_keys !== undefined).map((it) => (it.caller_keys as string[]).length)).toEqual([2]);
+    const record = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: keys.conversation(id), sk: keys.record } }));
+    expect(record.Item?.state.calls).toEqual(['call-once']);
+    expect(record.Item?.state.caller_keys).toHaveLength(2);
+    // ...and an erasure by one of the numbers still finds the conversation.
+    const found = await h.erasure.eraseCaller('+1 555 0199');
+    expect(found?.conversations.map((c) => c.conversationId)).toEqual([id]);
+  });
+
   it('stores the normalized record and transcript, from either response shape', async () => {
     const [a, b] = specs(2);
     h.api.details.set(a!.id, details(a!, 0));
