@@ -18,12 +18,13 @@ import {
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   type KeySchemaElement,
+  type Projection,
   ListTablesCommand,
   ResourceInUseException,
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '#adapters/table-schema.js';
+import { type IndexDefinition, TABLE, TABLE_INDEXES } from '#adapters/table-schema.js';
 import { logger } from '#functions/shared/logger.js';
 
 export interface DynamoDbLocal {
@@ -172,13 +173,13 @@ async function startOnce(dbPath: string | undefined, port: number): Promise<Dyna
  * and indexes, and enables TTL where the engine supports it (else a warning: nothing expires).
  */
 export async function ensureTable(client: DynamoDBClient, tableName: string, opts: { timeoutMs?: number } = {}): Promise<void> {
-  const gsi = (ix: { name: string; partitionKey: string; sortKey: string }) => ({
+  const gsi = (ix: IndexDefinition) => ({
     IndexName: ix.name,
     KeySchema: [
       { AttributeName: ix.partitionKey, KeyType: 'HASH' as const },
       { AttributeName: ix.sortKey, KeyType: 'RANGE' as const },
     ],
-    Projection: { ProjectionType: 'ALL' as const },
+    Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...ix.include] },
   });
   const definition = new CreateTableCommand({
     TableName: tableName,
@@ -190,7 +191,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, opt
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: [gsi(TABLE.byAgentIndex), gsi(TABLE.byTimeIndex)],
+    GlobalSecondaryIndexes: TABLE_INDEXES.map(gsi),
   });
   try {
     await client.send(definition);
@@ -217,12 +218,16 @@ async function untilActive(client: DynamoDBClient, tableName: string, timeoutMs:
 /** An existing table must have the keys and indexes the pipeline creates, or nothing would work. */
 function checkLayout(table: TableDescription, expected: CreateTableCommandInput): void {
   const keys = (k: KeySchemaElement[] | undefined) => JSON.stringify((k ?? []).map((e) => [e.AttributeName, e.KeyType]));
+  const projection = (p: Projection | undefined) => `${p?.ProjectionType ?? 'ALL'}${p?.NonKeyAttributes ? ` [${[...p.NonKeyAttributes].sort().join(', ')}]` : ''}`;
   const problems: string[] = [];
   if (keys(table.KeySchema) !== keys(expected.KeySchema)) problems.push(`its key is ${keys(table.KeySchema)}, not ${keys(expected.KeySchema)}`);
   for (const ix of expected.GlobalSecondaryIndexes ?? []) {
     const found = table.GlobalSecondaryIndexes?.find((g) => g.IndexName === ix.IndexName);
     if (!found) problems.push(`it has no index ${ix.IndexName}`);
     else if (keys(found.KeySchema) !== keys(ix.KeySchema)) problems.push(`its index ${ix.IndexName} is keyed ${keys(found.KeySchema)}, not ${keys(ix.KeySchema)}`);
+    else if (projection(found.Projection) !== projection(ix.Projection)) {
+      problems.push(`its index ${ix.IndexName} carries ${projection(found.Projection)}, not ${projection(ix.Projection)} (a table of an earlier layout)`);
+    }
   }
   if (problems.length > 0) {
     throw new Error(`table ${table.TableName} exists but is not laid out for this pipeline: ${problems.join('; ')}. Use another TABLE_NAME.`);

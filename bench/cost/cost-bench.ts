@@ -149,7 +149,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     /** Drives `n` conversations of the given agents through ingest, processor (batches) and enricher. */
     async function run(n: number, agentOf: (i: number) => string) {
       const now = Date.now();
-      const bodies: string[] = [];
+      const all: { at: number; body: string }[] = [];
       for (let i = 0; i < n; i++) {
         const id = `conv_cost_${++seq}`;
         const envs = conversationEvents({
@@ -163,8 +163,10 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
           rng,
         });
         for (const e of envs) sim.observe({ event: e.event, timestamp: String(e.timestamp), data: { ...e.data, turn_count: 30 } });
-        bodies.push(...envs.map((e) => JSON.stringify(e)));
+        all.push(...envs.map((e) => ({ at: Date.parse(String(e.timestamp)), body: JSON.stringify(e) })));
       }
+      // In time order, as ThreeTone sends them: a conversation's webhooks minutes apart, among others'.
+      const bodies = all.sort((a, b) => a.at - b.at).map((x) => x.body);
       for (const body of bodies) {
         const res = await timed('ingest', () =>
           ingest({
@@ -352,7 +354,7 @@ function classOf(key: string): string {
     .replace(/conv_cost_\d+/g, '<conversation>')
     .replace(/call_[0-9a-f]{16}/g, '<call>')
     .replace(/#[0-9a-f]{32,64}/g, '#<hash>')
-    .replace(/OUTBOX#[0-9a-f-]{36}/g, 'OUTBOX#<event id>')
+    .replace(/OUTBOX#[0-9a-f-]{36}/g, 'OUTBOX#<event-id>')
     .replace(/AGENT#agent_\d+/g, 'AGENT#<agent>')
     .replace(/(MINUTE|HOUR)#\d+/, '$1#<n>')
     .replace(/DAY#[0-9-]+/, 'DAY#<date>');

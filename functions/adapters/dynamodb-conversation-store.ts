@@ -9,6 +9,7 @@
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -173,6 +174,24 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     return found;
   }
 
+  /** The items of `keyed` (anything holding their table keys), in that order; those gone meanwhile are left out. */
+  async function getItems(keyed: readonly Item[]): Promise<Item[]> {
+    const found = new Map<string, Item>();
+    const id = (it: Item) => `${String(it.pk)}\u0000${String(it.sk)}`;
+    for (let i = 0; i < keyed.length; i += 100) {
+      let request: Record<string, { Keys: Item[]; ConsistentRead: boolean }> | undefined = {
+        [tableName]: { Keys: keyed.slice(i, i + 100).map((it) => ({ pk: it.pk, sk: it.sk })), ConsistentRead: true },
+      };
+      for (let round = 0; request && Object.keys(request).length > 0 && round < 10; round++) {
+        const out = await doc.send(new BatchGetCommand({ RequestItems: request }));
+        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) found.set(id(it), it);
+        request = out.UnprocessedKeys as typeof request;
+      }
+      if (request && Object.keys(request).length > 0) throw new Error('DynamoDB left keys unprocessed after 10 rounds');
+    }
+    return keyed.map((k) => found.get(id(k))).filter((it): it is Item => it !== undefined);
+  }
+
   /** One write of a conversation's data, refused (ConversationErasedError) once `scopePk` is tombstoned. */
   async function writeUnlessErased(scopePk: string, item: TransactItem): Promise<void> {
     try {
@@ -319,6 +338,8 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             sk: keys.record,
             rev,
             record: change.record,
+            // Beside the record for the indexes to carry (listings filter on it).
+            status: change.record.status,
             state: change.state,
             sort_time: change.sortTime,
             gsi1pk: keys.agentConversations(agent, shardOf(change.conversationId)),
@@ -395,19 +416,20 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           ),
         ),
       );
-      const items = pages.flatMap((p) => (p.Items ?? []) as Item[]);
-      items.sort((a, b) => (String(a.gsi2sk) < String(b.gsi2sk) ? -1 : 1));
-      return items.slice(0, limit).map(toOutboxEntry);
+      const entries = pages.flatMap((p) => (p.Items ?? []) as Item[]);
+      entries.sort((a, b) => (String(a.gsi2sk) < String(b.gsi2sk) ? -1 : 1));
+      // The index carries keys only: the entries themselves (published meanwhile: gone).
+      return (await getItems(entries.slice(0, limit))).map(toOutboxEntry);
     },
 
     async dueEnrichments(nowMs, limit) {
-      return (
-        await queueItems({
-          want: limit,
-          filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
-          values: { ':now': nowMs },
-        })
-      ).map(toPendingEnrichment);
+      const due = await queueItems({
+        want: limit,
+        filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+        values: { ':now': nowMs },
+      });
+      // Whole items: the index does not carry the details fetched while a transcript waited.
+      return (await getItems(due)).map(toPendingEnrichment);
     },
 
     async leaseEnrichment(conversationId, nowMs, leaseMs) {

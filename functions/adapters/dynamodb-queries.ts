@@ -52,6 +52,31 @@ export function createDynamoDbQueries(
 
   const nowSeconds = () => Math.floor(now().getTime() / 1000);
 
+  /** The live records of `keyed` (index entries), in that order, each with its entry. */
+  async function getRecords(keyed: readonly Item[]): Promise<{ entry: Item; record: ConversationRecord }[]> {
+    const found = new Map<string, Item>();
+    for (let i = 0; i < keyed.length; i += BATCH_GET_KEYS) {
+      let request: Record<string, { Keys: Item[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
+        [tableName]: {
+          Keys: keyed.slice(i, i + BATCH_GET_KEYS).map((it) => ({ [TABLE.partitionKey]: it[TABLE.partitionKey], [TABLE.sortKey]: it[TABLE.sortKey] })),
+          ProjectionExpression: '#pk, #record, #ttl',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#record': 'record', '#ttl': TABLE.ttlAttribute },
+        },
+      };
+      for (let round = 0; request && Object.keys(request).length > 0 && round < 10; round++) {
+        const out = await doc.send(new BatchGetCommand({ RequestItems: request }));
+        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) found.set(String(it[TABLE.partitionKey]), it);
+        request = out.UnprocessedKeys as typeof request;
+      }
+      if (request && Object.keys(request).length > 0) throw new Error('DynamoDB left keys unprocessed after 10 rounds');
+    }
+    const t = nowSeconds();
+    return keyed.flatMap((entry) => {
+      const it = found.get(String(entry[TABLE.partitionKey]));
+      return it !== undefined && isLive(it, t) && isMap(it.record) ? [{ entry, record: recordOf(it) }] : [];
+    });
+  }
+
   async function queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Item[]> {
     const items: Item[] = [];
     let startKey: Item | undefined;
@@ -132,7 +157,6 @@ export function createDynamoDbQueries(
         values[':hi'] = top;
       }
       const excluded = after !== undefined && !after.inclusive ? after.sk : undefined;
-      const t = nowSeconds();
 
       /** One shard: up to `limit + 1` kept items, newest first, and how far down it was read (null: to its end). */
       async function readShard(partition: string): Promise<{ kept: Item[]; boundary: string | null }> {
@@ -146,23 +170,19 @@ export function createDynamoDbQueries(
               KeyConditionExpression: condition.join(' AND '),
               ExpressionAttributeNames: {
                 '#ipk': index.partitionKey,
-                '#isk': index.sortKey,
-                '#pk': TABLE.partitionKey,
-                '#sk': TABLE.sortKey,
-                '#record': 'record',
-                '#ttl': TABLE.ttlAttribute,
+                ...(condition.length > 1 && { '#isk': index.sortKey }),
                 ...(status !== undefined && { '#status': 'status' }),
               },
               ExpressionAttributeValues: { ...values, ':ipk': partition, ...(status !== undefined && { ':status': status }) },
-              ...(status !== undefined && { FilterExpression: '#record.#status = :status' }),
-              ProjectionExpression: '#pk, #sk, #ipk, #isk, #record, #ttl',
+              // The index carries the status beside the keys; the records are read by key below.
+              ...(status !== undefined && { FilterExpression: '#status = :status' }),
               ScanIndexForward: false,
               Limit: status === undefined ? limit - kept.length + 2 : Math.max(limit - kept.length + 2, FILTERED_QUERY_ITEMS),
               ExclusiveStartKey: startKey,
             }),
           );
           for (const item of (out.Items ?? []) as Item[]) {
-            if (String(item[index.sortKey]) !== excluded && isLive(item, t) && isMap(item.record)) kept.push(item);
+            if (String(item[index.sortKey]) !== excluded) kept.push(item);
           }
           startKey = out.LastEvaluatedKey;
           if (kept.length > limit || !startKey) break;
@@ -178,11 +198,19 @@ export function createDynamoDbQueries(
         .flatMap((s) => s.kept)
         .filter((it) => boundary === null || String(it[index.sortKey]) > boundary)
         .sort((a, b) => (String(a[index.sortKey]) > String(b[index.sortKey]) ? -1 : 1));
-      if (merged.length > limit) {
-        const page = merged.slice(0, limit);
-        return { items: page.map(recordOf), nextCursor: encodeCursor({ sk: String(page[limit - 1]![index.sortKey]), inclusive: false, listing }) };
+      // The records, in index order, until one more than a page is found (erased or expired ones are
+      // skipped): then the page ends at the `limit`-th and says more follow.
+      const live: { entry: Item; record: ConversationRecord }[] = [];
+      for (let i = 0; i < merged.length && live.length <= limit; ) {
+        const chunk = merged.slice(i, i + limit + 1 - live.length);
+        i += chunk.length;
+        live.push(...(await getRecords(chunk)));
       }
-      return { items: merged.map(recordOf), nextCursor: boundary === null ? null : encodeCursor({ sk: boundary, inclusive: true, listing }) };
+      if (live.length > limit) {
+        const page = live.slice(0, limit);
+        return { items: page.map((l) => l.record), nextCursor: encodeCursor({ sk: String(page[limit - 1]!.entry[index.sortKey]), inclusive: false, listing }) };
+      }
+      return { items: live.map((l) => l.record), nextCursor: boundary === null ? null : encodeCursor({ sk: boundary, inclusive: true, listing }) };
     },
 
     async getAgentDays(agentId, from, to) {

@@ -10,12 +10,18 @@ export const TABLE = {
   /** Epoch seconds; DynamoDB TTL deletes the item after it. */
   ttlAttribute: 'expires_at',
   /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>#<shard>, gsi1sk = <sort time>#<id>. */
-  byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', include: ['status'] },
   /**
    * All conversations by time (gsi2pk = CONVERSATIONS#<shard>), pending outbox entries
    * (gsi2pk = OUTBOX#<shard>) and the enrichment queue (gsi2pk = ENRICH, by end time).
    */
-  byTimeIndex: { name: 'by-time', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  byTimeIndex: {
+    name: 'by-time',
+    partitionKey: 'gsi2pk',
+    sortKey: 'gsi2sk',
+    // What the listing filters on, and what the enrichment queue is read and filtered by.
+    include: ['status', 'conversation_id', 'ended_at', 'attempts', 'not_before', 'lease_until', 'gave_up'],
+  },
 } as const;
 
 /**
@@ -84,12 +90,16 @@ export const keys = {
   caller: (hash: string) => `CALLER#${hash}`,
 } as const;
 
-/** An index as deployed: its keys and what it projects (`include` undefined: every attribute; [] keys only). */
+/**
+ * An index as deployed: its keys and the attributes it carries besides keys (`include`). Indexes
+ * carry only what their readers filter on, never whole items (issue 10: an index entry is rewritten
+ * whenever an attribute it carries changes); readers fetch the items themselves by key.
+ */
 export interface IndexDefinition {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey: string;
-  readonly include?: readonly string[];
+  readonly include: readonly string[];
 }
 
 /** Every index of the table, for the CDK construct, the local engine and the cost benchmark. */

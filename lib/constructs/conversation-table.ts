@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE } from '#adapters/table-schema.js';
+import { TABLE, TABLE_INDEXES } from '#adapters/table-schema.js';
 
 /**
  * The single table of docs/data-model.md, its key and index names taken from the same module the
@@ -28,12 +28,13 @@ export class ConversationTable extends Construct {
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    for (const index of [TABLE.byAgentIndex, TABLE.byTimeIndex]) {
+    for (const index of TABLE_INDEXES) {
       this.table.addGlobalSecondaryIndex({
         indexName: index.name,
         partitionKey: string(index.partitionKey),
         sortKey: string(index.sortKey),
-        projectionType: ProjectionType.ALL,
+        projectionType: ProjectionType.INCLUDE,
+        nonKeyAttributes: [...index.include],
       });
     }
   }

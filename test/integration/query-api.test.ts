@@ -54,6 +54,7 @@ async function putRecord(t: TestTable, r: ConversationRecord, opts: { expiresAt?
         sk: 'RECORD',
         rev: 1,
         record: r,
+        status: r.status,
         state: { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } },
         sort_time: sortTime,
         gsi1pk: keys.agentConversations(r.agent_id ?? 'unknown', shardOf(r.conversation_id)),
