@@ -3,7 +3,8 @@
  *
  * For each message:
  *  1. parse the envelope and compute its key (its identity; ThreeTone sends no event id);
- *  2. store the event once, with its `ThreeTone Event` (and `Platform Alert`) in the outbox;
+ *  2. store the event once, then publish its `ThreeTone Event` (and `Platform Alert`): on every
+ *     delivery, the message itself standing in for an outbox;
  *  3. for a conversation: fold all its stored events, rebuild the record from them (and from the
  *     details already stored), and commit record + aggregate delta + new events + its place on the
  *     enrichment queue in one conditional transaction (retrying on a concurrent update). Webhook
@@ -242,7 +243,16 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (scope.kind === 'conversation') log.appendKeys({ conversation_id: scope.conversationId });
 
-    const outbox = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
+    // The webhook's own events (`ThreeTone Event`, a platform `Platform Alert`) need no outbox: this
+    // message is theirs. They are published after the event is stored, on every delivery, and the
+    // message leaves the queue only once EventBridge accepted them; a redelivery (or ThreeTone's
+    // retry) publishes them again with the same event_id (issue 10: an outbox entry cost ~5 write
+    // units per event).
+    const own = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
+    const publishOwn = async () => {
+      const { failed } = await publisher.publish(own);
+      if (failed.length) throw new Error(`${failed.length} event(s) not accepted by the bus; the message is retried`);
+    };
     let duplicate = false;
     /** False when the scope was erased: the webhook is acknowledged and dropped, nothing of it stored. */
     const storeEvent = async (): Promise<boolean> => {
@@ -257,7 +267,7 @@ export function createProcessor(deps: ProcessorDeps) {
         const written = new Set(known?.caller_keys ?? []);
         callerKeysToWrite = callerKeys.filter((k) => !written.has(k));
       }
-      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) }, outbox);
+      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) }, []);
       if (result === 'erased') {
         deps.metrics?.erasedDropped?.();
         log.info('event dropped: its conversation was erased', { event: envelope.event });
@@ -271,6 +281,7 @@ export function createProcessor(deps: ProcessorDeps) {
     if (scope.kind === 'conversation') {
       const { conversationId } = scope;
       if (!(await storeEvent())) return;
+      await publishOwn();
       if (callId && duplicate) {
         // A redelivery: the link went in with the first copy, unless that was stored before links were
         // written in the event's transaction; writing it again is idempotent.
@@ -282,13 +293,13 @@ export function createProcessor(deps: ProcessorDeps) {
           return;
         }
       }
-      await reconcileConversation(conversationId, log); // publishes the raw event's outbox too
+      await reconcileConversation(conversationId, log);
     } else if (scope.kind === 'call') {
       const { callId: unlinkedCall } = scope;
       let kept = true;
       await withLock(`call:${unlinkedCall}`, async () => {
         kept = await storeEvent();
-        if (kept) await flushOutbox(scope, key);
+        if (kept) await publishOwn();
       });
       if (!kept) return;
       // Written before the read: of this message and the one that links the call, at least one
@@ -301,7 +312,7 @@ export function createProcessor(deps: ProcessorDeps) {
     } else {
       await withLock(`event:${key}`, async () => {
         await storeEvent();
-        await flushOutbox(scope, key);
+        await publishOwn();
       });
     }
   }
