@@ -49,6 +49,8 @@ export function foldConversation(conversationId: string, events: readonly Foldab
   const sorted = [...events].sort((a, b) => a.timestampMs - b.timestampMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const seen = new Set<string>();
   let syntheticEnd: string | null = null;
+  /** The end a `call_ended` says: used only without a `conversation_ended` (the call ends after the conversation). */
+  let callEnd: string | null = null;
   let hints = normalizeDetails(conversationId, {});
   const state: WebhookState = {
     conversation_id: conversationId,
@@ -97,7 +99,8 @@ export function foldConversation(conversationId: string, events: readonly Foldab
       });
     }
   }
-  state.ended_at ??= syntheticEnd;
+  // A trailing call_ended a second after the conversation's end changes nothing a consumer sees.
+  state.ended_at ??= callEnd ?? syntheticEnd;
   state.hints = hints;
   return state;
 }

@@ -196,6 +196,17 @@ describe('foldConversation: order independence (properties)', () => {
 // ------------------------------------------------------------------ examples
 
 describe('foldConversation', () => {
+  it('ends at conversation_ended: a trailing call_ended changes nothing; a call_ended alone ends it', () => {
+    const data = { conversation_id: CONV, call_id: 'call_1' };
+    const start = stored(envelope('call_started', data, iso(0)));
+    const end = stored(envelope('conversation_ended', data, iso(240)));
+    const callEnd = stored(envelope('call_ended', data, iso(241)));
+    const pick = ({ status, started_at, ended_at, hints }: ReturnType<typeof foldConversation>) => ({ status, started_at, ended_at, hints });
+    expect(pick(foldConversation(CONV, [start, end, callEnd]))).toEqual(pick(foldConversation(CONV, [start, end])));
+    expect(foldConversation(CONV, [start, end, callEnd]).ended_at).toBe(iso(240));
+    expect(foldConversation(CONV, [start, callEnd])).toMatchObject({ status: 'ended', ended_at: iso(241) });
+  });
+
   it('folds a realistic script: ids, direction, times, escalation', () => {
     // Arrange
     const events = conversationScript({ conversationId: CONV, agentId: 'agent_a', callId: 'call_9', start: iso(0), durationSeconds: 240, escalate: { reason: 'wants a human', afterSeconds: 60 } });
