@@ -89,6 +89,8 @@ export function foldConversation(conversationId: string, events: readonly Foldab
         // The reconciler's stand-in for a missed webhook: its time is an estimate, used only when
         // no real end event says otherwise (decided on the whole set, so still order-independent).
         if (!syntheticEnd || ended > syntheticEnd) syntheticEnd = ended;
+      } else if (event === 'call_ended') {
+        if (!callEnd || ended > callEnd) callEnd = ended;
       } else if (!state.ended_at || ended > state.ended_at) state.ended_at = ended;
     }
     if (event === 'escalation_triggered') {

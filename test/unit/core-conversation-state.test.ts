@@ -132,7 +132,7 @@ describe('foldConversation: order independence (properties)', () => {
     );
   });
 
-  it('takes started_at as the earliest start time and ended_at as the latest real end time (else the latest synthetic one)', () => {
+  it('takes started_at as the earliest start time and ended_at as the latest conversation_ended time (else the latest call_ended, else the latest synthetic one)', () => {
     fc.assert(
       fc.property(deliveriesArb, ({ original, redelivered }) => {
         // Arrange: a start/end event's time is its data's started_at/ended_at, else its envelope time
@@ -142,8 +142,10 @@ describe('foldConversation: order independence (properties)', () => {
         };
         const starts = original.filter((e) => START_EVENTS.has(e.envelope.event)).map((e) => timeOf(e, 'started_at'));
         const endEvents = original.filter((e) => END_EVENTS.has(e.envelope.event));
-        const realEnds = endEvents.filter((e) => e.envelope.data.source !== SYNTHETIC_SOURCE).map((e) => timeOf(e, 'ended_at'));
-        const ends = realEnds.length ? realEnds : endEvents.map((e) => timeOf(e, 'ended_at'));
+        const real = endEvents.filter((e) => e.envelope.data.source !== SYNTHETIC_SOURCE);
+        const conversationEnds = real.filter((e) => e.envelope.event === 'conversation_ended').map((e) => timeOf(e, 'ended_at'));
+        const callEnds = real.filter((e) => e.envelope.event === 'call_ended').map((e) => timeOf(e, 'ended_at'));
+        const ends = conversationEnds.length ? conversationEnds : callEnds.length ? callEnds : endEvents.map((e) => timeOf(e, 'ended_at'));
 
         // Act
         const state = foldConversation(CONV, redelivered);
