@@ -36,6 +36,7 @@ import {
   type RecordSnapshot,
   type StoredEvent,
 } from '#functions/ports.js';
+import { compressJson } from './compressed-json.js';
 import { ALL_SHARDS, keys, shardOf, TABLE } from './table-schema.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -309,7 +310,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const expires_at = expiresAt(opts.retention.transcriptDays);
       for (const [i, chunk] of chunks.entries()) {
         await writeUnlessErased(pk, {
-          Put: { TableName: tableName, Item: { pk, sk: keys.transcript(i), turns_json: JSON.stringify(chunk), chunk: i, chunks: chunks.length, expires_at } },
+          Put: { TableName: tableName, Item: { pk, sk: keys.transcript(i), turns_gz: compressJson(chunk), chunk: i, chunks: chunks.length, expires_at } },
         });
       }
       // A shorter rewrite leaves no stale tail behind.

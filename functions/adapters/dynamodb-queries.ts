@@ -11,6 +11,7 @@ import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries, StoredWebhook, StoredWebhooks, WebhookSelection } from '#functions/ports.js';
 import { parseJson } from '#core/json-text.js';
 import { asId } from '#core/envelope.js';
+import { decompressJson } from './compressed-json.js';
 import { ALL_SHARDS, TABLE, keys } from './table-schema.js';
 import { orderedRecord } from '#core/record.js';
 
@@ -121,7 +122,7 @@ export function createDynamoDbQueries(
       // older, longer version and are not part of it.
       const declared = chunks[0]!.index === 0 ? chunks[0]!.item.chunks : undefined;
       const count = typeof declared === 'number' ? declared : Number.POSITIVE_INFINITY;
-      return chunks.filter((c) => c.index < count).flatMap((c) => JSON.parse(String(c.item.turns_json)) as TranscriptTurn[]);
+      return chunks.filter((c) => c.index < count).flatMap((c) => decompressJson(c.item.turns_gz as Uint8Array) as TranscriptTurn[]);
     },
 
     async getWebhook(eventKey) {

@@ -274,7 +274,8 @@ export function createProcessor(deps: ProcessorDeps) {
         return false;
       }
       duplicate = result === 'duplicate';
-      log.info(result === 'stored' ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
+      // Debug only: ingest logged the webhook's acceptance, and a commit logs what it changed (issue 10: log bytes are billed).
+      log.debug(result === 'stored' ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
       return true;
     };
 

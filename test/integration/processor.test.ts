@@ -1,4 +1,5 @@
 import { ALL_SHARDS, keys } from '#adapters/table-schema.js';
+import { decompressJson } from '#adapters/compressed-json.js';
 import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
@@ -166,7 +167,7 @@ describe('processor through the handler, on DynamoDB Local', () => {
     const chunks = await h.table.doc.send(
       new QueryCommand({ TableName: h.table.tableName, KeyConditionExpression: 'pk = :p AND begins_with(sk, :t)', ExpressionAttributeValues: { ':p': `CONV#${b!.id}`, ':t': 'TRANSCRIPT#' } }),
     );
-    expect(JSON.parse(String(chunks.Items?.[0]?.turns_json))).toMatchObject([{ role: 'user' }, { role: 'agent', interrupted: true }]);
+    expect(decompressJson(chunks.Items?.[0]?.turns_gz as Uint8Array)).toMatchObject([{ role: 'user' }, { role: 'agent', interrupted: true }]);
   });
 
   it('retries upstream 500s, 429s and timeouts until the details arrive, counting once', async () => {

@@ -7,6 +7,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
 import { keys, shardOf } from '#adapters/table-schema.js';
+import { compressJson } from '#adapters/compressed-json.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import { createQueryHandler, type QueryHandler } from '#functions/query/query.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
@@ -74,7 +75,7 @@ async function putTranscriptChunk(t: TestTable, id: string, chunk: number, chunk
       Item: {
         pk: `CONV#${id}`,
         sk: `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
-        turns_json: JSON.stringify(turns),
+        turns_gz: compressJson(turns),
         chunk,
         chunks,
         ...(expiresAt !== undefined && { expires_at: expiresAt }),
