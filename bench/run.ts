@@ -12,13 +12,17 @@
  *     durable queue, fsync, group commit) vs a bare HMAC + 202 server and vs one fsync per webhook,
  *     at several concurrencies, no DynamoDB involved;
  * (d) each Lambda entry bundled with esbuild: size, and cold import time in a fresh Node process.
+ * (c) the cost per million typical conversations and the key-heat table (bench/cost/, issue 10).
  * Prints a markdown report; `--write` puts it into BENCHMARKS.md between the bench markers.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { bundleBench, type BundleFigures } from './bundle-bench.js';
+import type { CostFigures } from './cost/cost-bench.js';
+import { costReport } from './cost/cost-report.js';
 import type { FactsCondition, FactsFigures } from './facts-bench.js';
 import type { IngestComparison } from './ingest-bench.js';
 import type { LiveFigures } from './live-bench.js';
@@ -49,6 +53,8 @@ const { values } = parseArgs({
     'skip-facts': { type: 'boolean', default: false },
     'skip-runtime': { type: 'boolean', default: false },
     'skip-bundles': { type: 'boolean', default: false },
+    'skip-cost': { type: 'boolean', default: false },
+    'cost-conversations': { type: 'string', default: '100' },
   },
 });
 const seconds = Number(values.seconds);
@@ -180,6 +186,7 @@ function report(
   facts: FactsRun[] | null,
   ingest: IngestComparison | null,
   bundles: BundleFigures[] | null,
+  cost: CostFigures | null,
 ): string {
   const lines: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -293,6 +300,14 @@ function report(
       );
     }
   }
+  if (cost) {
+    lines.push('');
+    lines.push('### Cost per million conversations and key heat (issue 10)');
+    lines.push('');
+    lines.push(`Reproduce alone: \`npm run bench:cost -- --conversations ${cost.options.conversations}\`.`);
+    lines.push('');
+    lines.push(costReport(cost));
+  }
   if (bundles) {
     lines.push('');
     lines.push('### Lambda bundles');
@@ -380,6 +395,16 @@ if (!values['skip-bundles']) {
     await rm(outDir, { recursive: true, force: true });
   }
 }
-const section = report(machine(), runtime, facts, ingest, bundles);
+// In its own process: it counts log bytes at the deployed level (INFO), which this process silences.
+let cost: CostFigures | null = null;
+if (!values['skip-cost']) {
+  log('cost: typical conversations through the real code on DynamoDB Local');
+  const out = execFileSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bench/cost/run-cost.ts'), '--json', '--conversations', values['cost-conversations']!], {
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_DEV: '' },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  cost = JSON.parse(out.toString('utf8').trim().split('\n').at(-1)!) as CostFigures;
+}
+const section = report(machine(), runtime, facts, ingest, bundles, cost);
 console.log(section);
 if (values.write) await write(section);
