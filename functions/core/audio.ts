@@ -80,7 +80,7 @@ export function parseByteRange(header: string | undefined, size: number): ByteRa
     return { kind: 'partial', start: Math.max(0, size - n), end: size - 1 };
   }
   const start = Number(first);
-  const end = last === '' ? size - 1 : Number(last);
+  const end = last === '' ? Number.MAX_SAFE_INTEGER : Number(last);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { kind: 'whole' };
   if (end < start) return { kind: 'whole' }; // invalid: ignored
   if (start >= size) return { kind: 'unsatisfiable' };
