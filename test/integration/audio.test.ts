@@ -128,7 +128,7 @@ describe('audio archiving', () => {
     expect(existsSync(archive.pathOf('a-1'))).toBe(false);
     const gone = await fetch(`${server.url}/conversations/a-1/audio`);
     expect(gone.status).toBe(404);
-    expect((await gone.json()).error.code).toBe('not_found');
+    expect(((await gone.json()) as { error: { code: string } }).error.code).toBe("not_found");
   });
 
   it('a recording that is not ready backs off, then is given up on alone: the details are stored, nothing dead-letters', async () => {

@@ -13,7 +13,9 @@ import {
   reconcilerEnv,
   requestBudgetEnv,
   SETTINGS,
+  STACK_ONLY_SETTINGS,
   erasureEnv,
+  loadAudioRetentionDays,
   loadErasureSettings,
   threeToneClientEnv,
 } from '#functions/config.js';
@@ -43,6 +45,8 @@ const CUSTOM = {
   ENRICHMENT_GIVE_UP_HOURS: '2.5',
   ENRICHMENT_MAX_AGE_DAYS: '3',
   QUERY_API_KEY: 'local-key',
+  AUDIO_ARCHIVE: 'off',
+  AUDIO_RETENTION_DAYS: '30',
 };
 const TABLE = { TABLE_NAME: 't' };
 
@@ -79,7 +83,11 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       maxReceiveCount: 9,
       retention: { rawEventDays: 7, transcriptDays: 14, recordDays: 365 },
       redactFields: ['email', 'name'],
+      audioArchive: false,
     });
+    expect(loadAudioRetentionDays(CUSTOM)).toBe(30);
+    expect(loadAudioRetentionDays({})).toBe(90);
+    expect(loadProcessorConfig(TABLE).audioArchive).toBe(true);
   });
 
   it('renders every setting with a context key in exactly one function environment', () => {
@@ -93,7 +101,8 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       erasureEnv(loadErasureSettings(defaults)),
     ].flatMap((env) => Object.keys(env));
     expect(new Set(rendered).size).toBe(rendered.length);
-    expect(rendered.sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
+    // The rest are applied by the stack itself (AUDIO_RETENTION_DAYS: the bucket's lifecycle).
+    expect([...rendered, ...STACK_ONLY_SETTINGS.map((s) => s.env)].sort()).toEqual(Object.values(SETTINGS).map((s) => s.env).sort());
   });
 
   it.each([
@@ -102,6 +111,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     [{ ALERT_LOW_SATISFACTION: 'low' }, 'ALERT_LOW_SATISFACTION must be a number'],
     [{ REDACT_PERSONAL_DATA: 'maybe' }, 'REDACT_PERSONAL_DATA must be true or false'],
     [{ RAW_EVENT_RETENTION_DAYS: '1.5' }, 'RAW_EVENT_RETENTION_DAYS must be an integer'],
+    [{ AUDIO_ARCHIVE: 'sometimes' }, 'AUDIO_ARCHIVE must be true or false'],
   ])('refuses %j, naming the variable', (env, message) => {
     const load = () => {
       loadThreeToneClientConfig(env);
