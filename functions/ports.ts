@@ -181,6 +181,11 @@ export interface PendingAudio {
   /** Failures so far (404 "not ready", 5xx, timeouts); budget waits and 429s are not counted. */
   readonly attempts: number;
   readonly notBeforeMs: number;
+  /**
+   * A cleanup item written by the erasure: the conversation was erased, and its recording is deleted
+   * once more when due (no ThreeTone request), in case an upload finished after the erasure.
+   */
+  readonly erased?: boolean;
 }
 
 /** A conversation waiting for ThreeTone's details (the enrichment queue, oldest end first). */
@@ -273,6 +278,8 @@ export interface ConversationStore {
   leaseAudio(conversationId: string, nowMs: number, leaseMs: number): Promise<boolean>;
   /** Puts a queued audio item back for later, releasing its lease (no-op if it left the queue). */
   deferAudio(conversationId: string, change: { notBeforeMs: number; attempts?: number }): Promise<void>;
+  /** Removes an erased conversation's cleanup item once its recording was deleted (idempotent). */
+  audioCleanedUp(conversationId: string): Promise<void>;
 }
 
 /**

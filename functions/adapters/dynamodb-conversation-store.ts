@@ -200,7 +200,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
   }
 
   /** A queue item's Put (`sk` under the conversation, `queue` its by-time partition), as a commit adds it. */
-  const queuePut = (tableName: string, pk: string, sk: string, queue: string, conversationId: string, endedAt: string): TransactItem => ({
+  const queuePut = (pk: string, sk: string, queue: string, conversationId: string, endedAt: string): TransactItem => ({
     Put: {
       TableName: tableName,
       Item: { pk, sk, conversation_id: conversationId, ended_at: endedAt, attempts: 0, not_before: 0, gsi2pk: queue, gsi2sk: `${endedAt}#${conversationId}` },
@@ -383,7 +383,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } });
       }
       const audio = change.audioQueue;
-      if (audio?.op === 'add') items.push(queuePut(tableName, pk, keys.audio, keys.audioQueue, change.conversationId, audio.endedAt));
+      if (audio?.op === 'add') items.push(queuePut(pk, keys.audio, keys.audioQueue, change.conversationId, audio.endedAt));
       else if (audio?.op === 'remove') items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.audio } } });
       // An erasure deletes the record after putting the tombstone: a rebuild racing it writes nothing.
       items.push(notErased(tableName, pk));
@@ -532,7 +532,12 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         endedAt: String(it.ended_at),
         attempts: Number(it.attempts ?? 0),
         notBeforeMs: Number(it.not_before ?? 0),
+        ...(String(it.pk).startsWith(keys.erased('')) && { erased: true }),
       }));
+    },
+
+    async audioCleanedUp(conversationId) {
+      await doc.send(new DeleteCommand({ TableName: tableName, Key: { pk: keys.erased(keys.conversation(conversationId)), sk: keys.audio } }));
     },
 
     leaseAudio: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.audio, nowMs, leaseMs),

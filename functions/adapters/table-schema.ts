@@ -42,7 +42,10 @@ export const keys = {
   enrichmentQueue: 'ENRICH',
   /** A conversation's place on the audio queue (its recording waits to be archived; sk under its `CONV#` pk). */
   audio: 'AUDIO',
-  /** by-time partition of the audio queue, sorted by `<ended_at>#<id>`. */
+  /**
+   * by-time partition of the audio queue, sorted by `<ended_at>#<id>`; also holds the erasure's
+   * cleanup items (`ERASED#CONV#<id>` / `AUDIO`, sorted by `<erased_at>#<id>`).
+   */
   audioQueue: 'AUDIO',
   /** ThreeTone's request budget: one item per time bucket, and the 429 block. */
   budget: 'BUDGET#threetone',

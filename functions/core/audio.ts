@@ -18,6 +18,14 @@ export function audioObjectName(conversationId: string): string {
 export const AUDIO_KEY_PREFIX = 'audio/';
 export const audioObjectKey = (conversationId: string) => `${AUDIO_KEY_PREFIX}${audioObjectName(conversationId)}`;
 
+/**
+ * How long after an erasure its recording is deleted a second time (the audio queue's cleanup item):
+ * longer than any upload already under way can still take (the enricher's lease, 2 minutes, and its
+ * Lambda's timeout, 75 s), so an upload that completed after the erasure's own delete, in a process
+ * that then died before deleting it, is removed too.
+ */
+export const AUDIO_CLEANUP_DELAY_MS = 5 * 60_000;
+
 /** Used when ThreeTone names no (or no valid) media type. */
 export const UNKNOWN_AUDIO_TYPE = 'application/octet-stream';
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$/;

@@ -169,6 +169,13 @@ export function createEnricher(deps: EnricherDeps) {
   /** Archives one conversation's recording: 'done' (stored, or erased meanwhile), 'failed' (deferred or given up), 'stop'. */
   async function archiveAudioOne(item: PendingAudio, log: Logger, audio: NonNullable<EnricherDeps['audio']>): Promise<Step | 'stored'> {
     const id = item.conversationId;
+    if (item.erased) {
+      // The erasure's second delete, after any upload under way when it ran has ended (idempotent).
+      await audio.archive.delete(id);
+      await store.audioCleanedUp(id);
+      log.info('erased conversation: its recording deleted again');
+      return 'done';
+    }
     if (!(await store.leaseAudio(id, now(), timing.leaseMs))) return 'done'; // another enricher has it
     try {
       const got = await paid(() => audio.api.getAudio(id));

@@ -176,6 +176,31 @@ describe('audio archiving', () => {
     expect(await queries.getRecord('a-race')).toBeNull();
   });
 
+  it('an upload that lands after the erasure, in a process that then dies, is deleted by the erasure\'s later cleanup', async () => {
+    const { h, audio, archive } = await setup((inner, harness) => ({
+      async store(id, stream, type) {
+        await harness().erasure.eraseConversation(id);
+        await inner.store(id, stream, type);
+        throw new Error('the process died right after the upload');
+      },
+      delete: (id) => inner.delete(id),
+    }));
+    h.api.details.set('a-orphan', details('a-orphan'));
+    audio.bodies.set('a-orphan', [wav(300, 4)]);
+    expect((await h.deliver(script('a-orphan').map(body))).deadLettered).toEqual([]);
+    await h.settle();
+    expect(existsSync(archive.pathOf('a-orphan'))).toBe(true); // left behind by the dead process
+    h.advance(4 * 60_000); // not yet: an upload could still be under way
+    await h.settle();
+    expect(existsSync(archive.pathOf('a-orphan'))).toBe(true);
+    h.advance(2 * 60_000);
+    await h.settle();
+    expect(existsSync(archive.pathOf('a-orphan'))).toBe(false);
+    const store = createDynamoDbConversationStore(h.table.doc, h.table.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 } });
+    expect(await store.dueAudio(Number.MAX_SAFE_INTEGER, 10)).toEqual([]); // the cleanup item is gone
+    expect(audio.calls.filter((c) => c === 'a-orphan')).toHaveLength(1); // the cleanup costs no ThreeTone request
+  });
+
   it('a crash between the upload and the commit is repaired by the retry, which overwrites the same file', async () => {
     let crashes = 1;
     const { h, audio, archive, queries } = await setup((inner) => ({
