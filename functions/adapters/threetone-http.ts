@@ -233,11 +233,14 @@ export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: T
       throw new ThreeToneError(`${label}: ${outcome.kind === 'fail' ? scrub(outcome.reason, key) : `HTTP ${status}`}`, { retryable: false, status });
     }
     // The body must keep coming: a stall longer than the timeout aborts the download.
+    const stalled = () => new ThreeToneError(`${label}: the body stalled for ${config.timeoutMs} ms`, { retryable: true });
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(new Error('timeout')), config.timeoutMs);
+      timer = setTimeout(() => {
+        controller.abort(new Error('timeout'));
+        watchdog.destroy(stalled());
+      }, config.timeoutMs);
     };
-    arm();
     const watchdog = new Transform({
       transform(chunk, _enc, done) {
         arm();
@@ -252,10 +255,14 @@ export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: T
         done(err);
       },
     });
+    arm();
     const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    source.on('error', (err) => watchdog.destroy(controller.signal.aborted ? new ThreeToneError(`${label}: the body stalled for ${config.timeoutMs} ms`, { retryable: true, cause: err }) : err));
+    source.on('error', (err) => watchdog.destroy(controller.signal.aborted ? stalled() : err));
     watchdog.on('close', () => {
-      if (!watchdog.writableFinished) controller.abort(new Error('download abandoned'));
+      if (!watchdog.writableFinished) {
+        controller.abort(new Error('download abandoned'));
+        source.destroy();
+      }
     });
     source.pipe(watchdog);
     const length = Number(res.headers.get('content-length'));
