@@ -19,6 +19,7 @@ import { createLocalAudioDownload } from '#local/audio-download.js';
 import { createFileAudioArchive, type FileAudioArchive } from '#local/file-audio-archive.js';
 import { startHttpServer, type RunningHttpServer } from '#local/http-server.js';
 import { conversationScript } from '#test/helpers/envelopes.js';
+import { schemaErrors } from '#test/helpers/event-schemas.js';
 import { body, createHarness, type Harness, HARNESS_NOW } from '#test/helpers/processor-harness.js';
 
 /** ThreeTone's audio endpoint: a body per conversation, 404 while `notReady` lasts. */
@@ -67,9 +68,10 @@ const script = (id: string) => conversationScript({ conversationId: id, agentId:
 const details = (id: string) => ({ conversation_id: id, agent_id: 'agent_a', status: 'done', duration_seconds: 120, satisfaction_score: 4, transcript: [] });
 const wav = (n: number, fill: number) => Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(n - 4, fill)]);
 
-async function serve(queries: ReturnType<typeof createDynamoDbQueries>, archive: FileAudioArchive): Promise<RunningHttpServer> {
+async function serve(queries: ReturnType<typeof createDynamoDbQueries>, archive: FileAudioArchive, queryApiKey?: string): Promise<RunningHttpServer> {
   const unused = async () => ({ statusCode: 500 });
   const server = await startHttpServer({
+    ...(queryApiKey !== undefined && { queryApiKey }),
     host: '127.0.0.1',
     port: 0,
     ingest: unused,
@@ -103,6 +105,7 @@ describe('audio archiving', () => {
     // Consumers learn that the recording is there: the record's new version after completion.
     const updated = h.bus.ofType(DetailType.ConversationUpdated).filter((e) => e.detail.conversation_id === 'a-1');
     expect(updated.at(-1)?.detail.audio).toEqual({ status: 'stored', content_type: 'audio/wav', size_bytes: 5000 });
+    for (const e of [...updated, ...h.bus.ofType(DetailType.ConversationCompleted)]) expect(schemaErrors(e)).toBeNull();
 
     const server = await serve(queries, archive);
     const whole = await fetch(`${server.url}/conversations/a-1/audio`);
@@ -129,6 +132,16 @@ describe('audio archiving', () => {
     const gone = await fetch(`${server.url}/conversations/a-1/audio`);
     expect(gone.status).toBe(404);
     expect(((await gone.json()) as { error: { code: string } }).error.code).toBe("not_found");
+  });
+
+  it('the local download route asks for the API key like every query route', async () => {
+    const { queries, archive } = await setup();
+    const server = await serve(queries, archive, 'local-key');
+    expect((await fetch(`${server.url}/conversations/a-1/audio`)).status).toBe(401);
+    const known = await fetch(`${server.url}/conversations/a-1/audio`, { headers: { 'x-api-key': 'local-key' } });
+    expect(known.status).toBe(404); // authenticated: no such conversation
+    const tooLong = await fetch(`${server.url}/conversations/${'x'.repeat(257)}/audio`, { headers: { 'x-api-key': 'local-key' } });
+    expect(tooLong.status).toBe(400);
   });
 
   it('a recording that is not ready backs off, then is given up on alone: the details are stored, nothing dead-letters', async () => {
