@@ -429,23 +429,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       ).map(toPendingEnrichment);
     },
 
-    async leaseEnrichment(conversationId, nowMs, leaseMs) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
-            UpdateExpression: 'SET lease_until = :until',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
-            ExpressionAttributeValues: { ':until': nowMs + leaseMs, ':now': nowMs },
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return false;
-        throw err;
-      }
-    },
+    leaseEnrichment: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.enrichment, nowMs, leaseMs),
 
     async deferEnrichment(conversationId, change) {
       const names: Record<string, string> = {};

@@ -114,6 +114,28 @@ export function createEnricher(deps: EnricherDeps) {
     return { ok: true, value: await request() };
   }
 
+  /**
+   * A missing or refused API key, or a 429: the run stops and the item waits (`defer(notBeforeMs)`),
+   * no attempt counted. Null for any other failure.
+   */
+  async function waitOn(err: unknown, log: Logger, defer: (notBeforeMs: number) => Promise<void>): Promise<'stop' | null> {
+    const missingKey = apiKeyNotSet(err);
+    if (missingKey) {
+      await defer(0);
+      await deps.onApiKeyMissing?.(missingKey.problem);
+      return 'stop';
+    }
+    const throttled = throttleOf(err);
+    if (throttled) {
+      deps.metrics?.throttled();
+      await budget.block(throttled.retryAfterMs);
+      await defer(now() + throttled.retryAfterMs);
+      log.warn('ThreeTone throttled a request the budget allowed; the budget waits', { retry_after_ms: throttled.retryAfterMs });
+      return 'stop';
+    }
+    return null;
+  }
+
   async function enrichOne(item: PendingEnrichment, log: Logger): Promise<Step> {
     const id = item.conversationId;
     if (!(await store.leaseEnrichment(id, now(), timing.leaseMs))) return 'done'; // another enricher has it
@@ -145,20 +167,7 @@ export function createEnricher(deps: EnricherDeps) {
       log.info('conversation enriched', { final: !queued });
       return 'done';
     } catch (err) {
-      const missingKey = apiKeyNotSet(err);
-      if (missingKey) {
-        await store.deferEnrichment(id, { notBeforeMs: 0, details: raw });
-        await deps.onApiKeyMissing?.(missingKey.problem);
-        return 'stop';
-      }
-      const throttled = throttleOf(err);
-      if (throttled) {
-        deps.metrics?.throttled();
-        await budget.block(throttled.retryAfterMs);
-        await store.deferEnrichment(id, { notBeforeMs: now() + throttled.retryAfterMs, details: raw });
-        log.warn('ThreeTone throttled a request the budget allowed; the budget waits', { retry_after_ms: throttled.retryAfterMs });
-        return 'stop';
-      }
+      if (await waitOn(err, log, (notBeforeMs) => store.deferEnrichment(id, { notBeforeMs, details: raw }))) return 'stop';
       const attempts = item.attempts + 1;
       await store.deferEnrichment(id, { notBeforeMs: now() + backoff(attempts), attempts, details: raw });
       log.warn('enrichment failed; it backs off', { attempts, ...errorFields(err) });
@@ -201,20 +210,7 @@ export function createEnricher(deps: EnricherDeps) {
       log.info('conversation audio archived', { content_type: stored.contentType, size_bytes: stored.sizeBytes });
       return 'stored';
     } catch (err) {
-      const missingKey = apiKeyNotSet(err);
-      if (missingKey) {
-        await store.deferAudio(id, { notBeforeMs: 0 });
-        await deps.onApiKeyMissing?.(missingKey.problem);
-        return 'stop';
-      }
-      const throttled = throttleOf(err);
-      if (throttled) {
-        deps.metrics?.throttled();
-        await budget.block(throttled.retryAfterMs);
-        await store.deferAudio(id, { notBeforeMs: now() + throttled.retryAfterMs });
-        log.warn('ThreeTone throttled a request the budget allowed; the budget waits', { retry_after_ms: throttled.retryAfterMs });
-        return 'stop';
-      }
+      if (await waitOn(err, log, (notBeforeMs) => store.deferAudio(id, { notBeforeMs }))) return 'stop';
       const attempts = item.attempts + 1;
       if (now() - Date.parse(item.endedAt) >= giveUpMs) {
         // Only the audio is given up on: the record says so, the details are untouched.
