@@ -10,8 +10,8 @@ export const TABLE = {
   /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>, gsi1sk = <sort time>#<id>. */
   byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   /**
-   * All conversations by time (gsi2pk = CONVERSATIONS), pending outbox entries (gsi2pk = OUTBOX) and
-   * the enrichment queue (gsi2pk = ENRICH, by end time).
+   * All conversations by time (gsi2pk = CONVERSATIONS), pending outbox entries (gsi2pk = OUTBOX),
+   * the enrichment queue (gsi2pk = ENRICH, by end time) and the audio queue (gsi2pk = AUDIO, likewise).
    * One partition is enough: ThreeTone's API limit (100 requests/minute) bounds the conversation rate.
    */
   byTimeIndex: { name: 'by-time', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
@@ -40,6 +40,13 @@ export const keys = {
   enrichment: 'ENRICH',
   /** by-time partition of the enrichment queue, sorted by `<ended_at>#<id>`. */
   enrichmentQueue: 'ENRICH',
+  /** A conversation's place on the audio queue (its recording waits to be archived; sk under its `CONV#` pk). */
+  audio: 'AUDIO',
+  /**
+   * by-time partition of the audio queue, sorted by `<ended_at>#<id>`; also holds the erasure's
+   * cleanup items (`ERASED#CONV#<id>` / `AUDIO`, sorted by `<erased_at>#<id>`).
+   */
+  audioQueue: 'AUDIO',
   /** ThreeTone's request budget: one item per time bucket, and the 429 block. */
   budget: 'BUDGET#threetone',
   budgetBucket: (window: 'MINUTE' | 'HOUR', bucket: number) => `${window}#${bucket}`,
