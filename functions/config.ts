@@ -200,6 +200,9 @@ export const SETTINGS = {
 
   erasureTombstoneDays: integer('ERASURE_TOMBSTONE_DAYS', 'erasureTombstoneDays', 45, { min: 0 }),
 
+  audioArchive: flag('AUDIO_ARCHIVE', 'audioArchive', true),
+  audioRetentionDays: integer('AUDIO_RETENTION_DAYS', 'audioRetentionDays', 90, { min: 0 }),
+
   /** Local only: an existing DynamoDB (another DynamoDB Local, or AWS) instead of `npm start`'s own. */
   dynamoDbEndpoint: endpoint('DYNAMODB_ENDPOINT'),
   /** Local only: `npm start`'s table. On AWS the stack sets TABLE_NAME to the table it creates. */
@@ -320,6 +323,8 @@ export interface ProcessorConfig {
   readonly retention: { rawEventDays: number; transcriptDays: number; recordDays: number };
   /** Fields (any depth) replaced by "[redacted]" in `ThreeTone Event` details; empty when redaction is off. */
   readonly redactFields: string[];
+  /** AUDIO_ARCHIVE: ended conversations' recordings are fetched and archived (README "Audio"). */
+  readonly audioArchive: boolean;
 }
 
 /** What a deployment sets; the table name comes with the table's binding. */
@@ -340,6 +345,7 @@ export function loadProcessorSettings(env: Env = process.env): ProcessorSettings
     maxReceiveCount: SETTINGS.maxReceiveCount.read(env),
     retention: readAll(RETENTION, env),
     redactFields: SETTINGS.redactPersonalData.read(env) ? [...SETTINGS.redactFields.read(env)] : [],
+    audioArchive: SETTINGS.audioArchive.read(env),
   };
 }
 
@@ -356,8 +362,21 @@ export function processorEnv(settings: ProcessorSettings): Record<string, string
     ...render(RETENTION, settings.retention),
     [SETTINGS.redactPersonalData.env]: SETTINGS.redactPersonalData.write(redact),
     ...(redact && { [SETTINGS.redactFields.env]: SETTINGS.redactFields.write(settings.redactFields) }),
+    [SETTINGS.audioArchive.env]: SETTINGS.audioArchive.write(settings.audioArchive),
   };
 }
+
+/**
+ * Days an archived recording is kept (AUDIO_RETENTION_DAYS, 0: forever): the bucket's lifecycle rule
+ * on AWS (no function reads it there). Locally nothing expires, as DynamoDB Local runs no TTL either.
+ */
+export const loadAudioRetentionDays = (env: Env = process.env): number => SETTINGS.audioRetentionDays.read(env);
+
+/** The settings no function reads: the stack applies them itself (AUDIO_RETENTION_DAYS: the bucket's lifecycle). */
+export const STACK_ONLY_SETTINGS: readonly Setting<unknown>[] = [SETTINGS.audioRetentionDays];
+
+/** The bucket of archived recordings (set with its IAM grant: lib/constructs/node-function.ts `bindAudioBucket`). */
+export const AUDIO_BUCKET_ENV = 'AUDIO_BUCKET_NAME';
 
 // ---------------------------------------------------------------- query
 

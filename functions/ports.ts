@@ -2,6 +2,8 @@
  * Ports: the small interfaces the use cases depend on. Adapters in `adapters/` (AWS) and `local/`
  * implement them; the core never imports an adapter.
  */
+import type { Readable } from 'node:stream';
+import type { AudioState } from '#core/audio.js';
 import type { BusEvent } from '#core/bus-events.js';
 import type { AggregateDelta, AgentDay } from '#core/aggregates.js';
 import type { ConversationRecord, ConversationStatus, Envelope, NormalizedDetails, TranscriptMetrics, TranscriptTurn } from '#core/types.js';
@@ -45,6 +47,48 @@ export interface ThreeToneApi {
     pageSize?: number;
     startAfterUnix?: number;
   }): Promise<{ conversations: ConversationSummary[]; nextCursor: string | null }>;
+}
+
+/** A recording as ThreeTone serves it: a stream, never the whole file in memory. */
+export interface AudioDownload {
+  /** The body; the consumer reads it to its end or destroys it. */
+  readonly body: Readable;
+  /** ThreeTone's `Content-Type` as sent (normalized by `audioContentType` before use). */
+  readonly contentType: string | null;
+  /** ThreeTone's `Content-Length`, when it sent one. */
+  readonly contentLength: number | null;
+}
+
+/** `GET /v1/voiceai/conversations/{id}/audio` (README "Audio"). */
+export interface ThreeToneAudioApi {
+  /** The recording, or `null` when ThreeTone answers 404 (not ready yet, or none). */
+  getAudio(conversationId: string): Promise<AudioDownload | null>;
+}
+
+// ---------------------------------------------------------------- audio archive
+
+/** What was archived: the stored media type and the bytes actually written. */
+export interface StoredAudio {
+  readonly contentType: string;
+  readonly sizeBytes: number;
+}
+
+/**
+ * Where recordings are archived (S3 on AWS, DATA_DIR/audio locally), one object per conversation
+ * under a name derived from its id (`audioObjectKey`). Storing again overwrites; a failed store
+ * leaves nothing that reads as stored.
+ */
+export interface AudioArchive {
+  /** Streams `body` into the archive (never holding it whole in memory). Rejects if the body fails. */
+  store(conversationId: string, body: Readable, contentType: string): Promise<StoredAudio>;
+  /** Idempotent: deleting what is not there succeeds. */
+  delete(conversationId: string): Promise<void>;
+}
+
+/** Short-lived links to archived recordings (presigned S3 URLs). */
+export interface AudioLinks {
+  /** A URL that serves the recording for a short while, without further credentials. */
+  presign(conversationId: string, contentType: string): Promise<string>;
 }
 
 // ---------------------------------------------------------------- events
@@ -106,6 +150,10 @@ export interface ProcessingState {
    */
   caller_keys?: string[];
   calls?: string[];
+  /** Its recording: archived (type, size), or given up on. Absent: not archived (yet). */
+  audio?: AudioState;
+  /** The conversation is on the audio queue (a `pending audio` item exists). */
+  audio_queued?: boolean;
 }
 
 export interface RecordSnapshot {
@@ -130,6 +178,22 @@ export interface RecordChange {
    * transaction; absent: no change.
    */
   readonly enrichmentQueue?: { readonly op: 'add'; readonly endedAt: string } | { readonly op: 'remove' };
+  /** Likewise the audio queue (its recording is fetched and archived); absent: no change. */
+  readonly audioQueue?: { readonly op: 'add'; readonly endedAt: string } | { readonly op: 'remove' };
+}
+
+/** A conversation whose recording waits to be archived (the audio queue, oldest end first). */
+export interface PendingAudio {
+  readonly conversationId: string;
+  readonly endedAt: string;
+  /** Failures so far (404 "not ready", 5xx, timeouts); budget waits and 429s are not counted. */
+  readonly attempts: number;
+  readonly notBeforeMs: number;
+  /**
+   * A cleanup item written by the erasure: the conversation was erased, and its recording is deleted
+   * once more when due (no ThreeTone request), in case an upload finished after the erasure.
+   */
+  readonly erased?: boolean;
 }
 
 /** A conversation waiting for ThreeTone's details (the enrichment queue, oldest end first). */
@@ -215,6 +279,15 @@ export interface ConversationStore {
   markEnrichmentGaveUp(conversationId: string): Promise<void>;
   /** How many conversations wait for enrichment, and when the oldest of them ended. */
   enrichmentBacklog(): Promise<{ pending: number; oldestEndedAt: string | null }>;
+
+  /** Up to `limit` conversations whose audio waits, oldest end first, due by `nowMs` and not leased. */
+  dueAudio(nowMs: number, limit: number): Promise<PendingAudio[]>;
+  /** Takes a queued audio item for `leaseMs` (false when another holds it or it left the queue). */
+  leaseAudio(conversationId: string, nowMs: number, leaseMs: number): Promise<boolean>;
+  /** Puts a queued audio item back for later, releasing its lease (no-op if it left the queue). */
+  deferAudio(conversationId: string, change: { notBeforeMs: number; attempts?: number }): Promise<void>;
+  /** Removes an erased conversation's cleanup item once its recording was deleted (idempotent). */
+  audioCleanedUp(conversationId: string): Promise<void>;
 }
 
 /**

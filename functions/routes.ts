@@ -22,6 +22,11 @@ export interface RouteSpec {
   readonly target: RouteTarget;
   readonly access: RouteAccess;
   readonly localOnly?: boolean;
+  /**
+   * Answers a file (a recording): on AWS its function redirects to a short-lived presigned S3 URL;
+   * locally the server streams the file itself, with `Range` support (local/audio-download.ts).
+   */
+  readonly download?: boolean;
 }
 
 export const ROUTES = [
@@ -29,6 +34,7 @@ export const ROUTES = [
   { method: 'GET', path: '/conversations', target: 'query', access: 'iam' },
   { method: 'GET', path: '/conversations/{conversation_id}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/conversations/{conversation_id}/transcript', target: 'query', access: 'iam' },
+  { method: 'GET', path: '/conversations/{conversation_id}/audio', target: 'query', access: 'iam', download: true },
   { method: 'GET', path: '/events/{event_key}', target: 'query', access: 'iam' },
   { method: 'GET', path: '/agents/{agent_id}/metrics', target: 'query', access: 'iam' },
   // Erasure (README "Erasure"): its own function, so the query function stays read-only.

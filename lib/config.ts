@@ -16,6 +16,7 @@ import {
   ConfigError,
   type Env,
   type ErasureSettings,
+  loadAudioRetentionDays,
   loadErasureSettings,
   type IngestConfig,
   loadIngestConfig,
@@ -195,6 +196,8 @@ export interface PipelineConfig {
   };
   readonly events: { readonly archiveRetentionDays: number };
   readonly erasure: { readonly settings: ErasureSettings };
+  /** The audio bucket's lifecycle (AUDIO_ARCHIVE itself is a processor setting). */
+  readonly audio: { readonly retentionDays: number };
   readonly reconciler: {
     readonly settings: ReconcilerSettings;
     readonly scheduleMinutes: number;
@@ -282,6 +285,7 @@ export function loadConfig(lookup: (key: string) => unknown = () => undefined): 
     },
     events: { archiveRetentionDays: v('eventArchiveRetentionDays') },
     erasure: { settings: erasure },
+    audio: { retentionDays: settings(loadAudioRetentionDays) },
     reconciler: { settings: settings(loadReconcilerSettings), scheduleMinutes: v('reconcileScheduleMinutes') },
     live: {
       apiKeyExpiryDays: v('liveApiKeyExpiryDays'),

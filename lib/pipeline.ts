@@ -22,7 +22,7 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
   const stateful = new StatefulStack(app, `${config.stackPrefix}-Stateful`, {
     env,
     tags,
-    description: 'ThreeTone pipeline: table, work queue and DLQ, event bus and archive, secrets (stateful)',
+    description: 'ThreeTone pipeline: table, work queue and DLQ, event bus and archive, secrets, audio bucket (stateful)',
     config,
   });
   const stateless = new StatelessStack(app, `${config.stackPrefix}-Stateless`, {
@@ -35,12 +35,13 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
     webhookSecret: stateful.webhookSecret,
     apiKeySecret: stateful.apiKeySecret,
     callerKeySecret: stateful.callerKeySecret,
+    audioBucket: stateful.audioBucket,
     queue: stateful.queue,
     deadLetterQueue: stateful.deadLetterQueue,
     alarmTopic: stateful.alarmTopic,
     functionsDir: options.functionsDir,
   });
-  stateless.addStackDependency(stateful, 'references the table, queues, bus and secrets');
+  stateless.addStackDependency(stateful, 'references the table, queues, bus, secrets and audio bucket');
 
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stateful, stateless };

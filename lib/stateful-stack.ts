@@ -1,5 +1,6 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -7,6 +8,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
 import { AlarmTopic } from './constructs/alarm-topic.js';
+import { AudioBucket } from './constructs/audio-bucket.js';
 import { ConversationEventBus } from './constructs/conversation-event-bus.js';
 import { ConversationTable } from './constructs/conversation-table.js';
 import { PipelineSecrets } from './constructs/pipeline-secrets.js';
@@ -19,7 +21,7 @@ export interface StatefulStackProps extends StackProps {
 /**
  * What holds data or identity and must outlive any redeploy: the table, the work queue and its DLQ
  * (accepted webhooks), the event bus with its archive, and the secrets, each retained on deletion;
- * and the alarm topic, whose confirmed subscriptions must outlive a redeploy of the alarms.
+ * the audio bucket (archived recordings); and the alarm topic, whose confirmed subscriptions must outlive a redeploy of the alarms.
  * Deployed first; the stateless stack only references it.
  */
 export class StatefulStack extends Stack {
@@ -31,6 +33,7 @@ export class StatefulStack extends Stack {
   public readonly queue: IQueue;
   public readonly deadLetterQueue: IQueue;
   public readonly alarmTopic: ITopic;
+  public readonly audioBucket: IBucket;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -50,8 +53,10 @@ export class StatefulStack extends Stack {
     this.webhookSecret = secrets.webhookSecret;
     this.apiKeySecret = secrets.apiKeySecret;
     this.callerKeySecret = secrets.callerKeySecret;
+    this.audioBucket = new AudioBucket(this, 'Audio', { retentionDays: config.audio.retentionDays }).bucket;
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName });
+    new CfnOutput(this, 'AudioBucketName', { description: 'Archived conversation recordings', value: this.audioBucket.bucketName });
     new CfnOutput(this, 'EventBusName', { description: 'Subscribe your rules to this bus', value: this.bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { value: this.bus.eventBusArn });
     new CfnOutput(this, 'EventArchiveArn', { description: 'Replay source (aws events start-replay)', value: events.archive.archiveArn });

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -29,6 +30,8 @@ export interface StatelessStackProps extends StackProps {
   readonly apiKeySecret: ISecret;
   /** The caller lookup key (processor hashes, erasure looks up). */
   readonly callerKeySecret: ISecret;
+  /** Archived recordings (stateful stack): the enricher writes, the query presigns, the erasure deletes. */
+  readonly audioBucket: IBucket;
   /** The work queue and its DLQ (stateful stack: accepted webhooks outlive this stack). */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
@@ -83,6 +86,7 @@ export class StatelessStack extends Stack {
       table: props.table,
       bus: props.bus,
       apiKeySecret: props.apiKeySecret,
+      audioBucket: props.audioBucket,
       threeTone: config.threeTone,
       settings: config.processor.settings,
     });
@@ -95,7 +99,7 @@ export class StatelessStack extends Stack {
       settings: config.ingest,
     });
 
-    this.query = new ConversationQuery(this, 'Query', { defaults, entry: entry('query'), table: props.table });
+    this.query = new ConversationQuery(this, 'Query', { defaults, entry: entry('query'), table: props.table, audioBucket: props.audioBucket });
 
     this.erasure = new ConversationErasure(this, 'Erasure', {
       defaults,
@@ -103,6 +107,7 @@ export class StatelessStack extends Stack {
       table: props.table,
       bus: props.bus,
       callerKeySecret: props.callerKeySecret,
+      audioBucket: props.audioBucket,
       settings: config.erasure.settings,
     });
 

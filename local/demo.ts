@@ -9,7 +9,10 @@
  * 4. send, a few requests in flight, with progress;
  * 5. wait until every conversation is ended with its details stored (query API);
  * 6. print per-agent metrics and check them against the demo's own expectation (each conversation
- *    counted exactly once), and count `Conversation Completed` events on the local bus.
+ *    counted exactly once), and count `Conversation Completed` events on the local bus;
+ * 7. fetch one conversation's recording through the query API (type, size, a Range request → 206);
+ * 8. erase another with DELETE: its record and recording answer 404, `Conversation Erased` is on the
+ *    bus, its agent's aggregates lost exactly it (after step 6, whose checks it would otherwise change).
  * Exit code 0 only when every check passes.
  */
 import { existsSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AgentMetrics } from '#core/aggregates.js';
 import type { ConversationRecord } from '#core/types.js';
+import { demoAudio, demoErasure } from './demo-audio-erasure.js';
 import { readEvents } from './local-bus.js';
 import { describeFetchError, getJson, postWebhook, targetFrom, type Target } from './send.js';
 import { createRng, demoTraffic, type Delivery, type DemoTraffic } from './traffic.js';
@@ -35,6 +39,7 @@ const USAGE = `usage: npm run demo -- [options]   (needs a running server: npm s
   --simulator-url <url>  the ThreeTone simulator (default: from DATA_DIR/runtime.json)
   --events-file <path>   the local bus file (default: from DATA_DIR/runtime.json)
   --skip-faults          inject no upstream failures
+  --skip-erasure         erase no conversation at the end
   QUERY_API_KEY          sent as x-api-key when set; DATA_DIR as for npm start (default .local)`;
 
 /** Where to watch the run: the live page of the server (the key, when one is needed, is not printed). */
@@ -207,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
       'simulator-url': { type: 'string' },
       'events-file': { type: 'string' },
       'skip-faults': { type: 'boolean', default: false },
+      'skip-erasure': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -422,6 +428,16 @@ async function main(argv: string[]): Promise<number> {
         `${total} in ${eventsFile} for ${ids.size} conversations, ${distinct} distinct event_id` +
         (twice.length ? `; more than one for ${twice.slice(0, 3).join(', ')}${twice.length > 3 ? ` and ${twice.length - 3} more` : ''}` : ''),
     });
+  }
+
+  // 7. a recording, 8. an erasure (the last conversation: its agent's checks above are done)
+  const [audioOf] = traffic.conversations;
+  if (audioOf && pending.size === 0) checks.push(...(await demoAudio(target, audioOf.conversationId, 60_000)));
+  const erased = traffic.conversations.at(-1);
+  if (values['skip-erasure']) {
+    checks.push({ name: 'erasure', ok: null, detail: 'skipped (--skip-erasure)' });
+  } else if (erased && erased !== audioOf && pending.size === 0) {
+    checks.push(...(await demoErasure(target, erased.conversationId, () => metricsOf(target, erased.agentId, from, to), eventsFile)));
   }
 
   console.log('\nchecks');

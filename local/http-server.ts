@@ -44,6 +44,11 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** WebSocket upgrade requests (the live stream); without it they are refused. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * Serves the `download` routes (a recording, streamed with ranges) in place of their Lambda
+   * handler, after the same access check; without it they go to their handler like any route.
+   */
+  download?: (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => Promise<void>;
   /** Static files answered to GET before the API routes (the live page); null: not a static path. */
   staticFile?: (path: string) => Promise<{ contentType: string; body: Buffer } | null>;
 }
@@ -148,6 +153,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return opts.isReady()
         ? reply(200, JSON_HEADERS, JSON.stringify({ status: 'ok', ...opts.health?.() }))
         : reply(503, JSON_HEADERS, JSON.stringify({ status: 'starting' }));
+    }
+
+    // A file, streamed (never read whole into memory as a handler's result would be).
+    if (matched.route.download && opts.download) {
+      await opts.download(req, res, matched.params);
+      logger.debug('Local HTTP request', { method, routeKey: matched.route.routeKey, status: res.statusCode, ms: Date.now() - started });
+      return;
     }
 
     // 3. body

@@ -5,6 +5,7 @@
  *   → processor → DynamoDB Local (state under DATA_DIR), or the existing DynamoDB at
  *   DYNAMODB_ENDPOINT, + local bus (DATA_DIR/events.jsonl)
  *   ThreeTone: THREETONE_API_URL, or a built-in simulator that mirrors the accepted webhooks.
+ *   Recordings (AUDIO_ARCHIVE): DATA_DIR/audio/, served with ranges by the local server.
  *
  * `startLocalRuntime` is what `npm start` runs; tests start it too (on port 0, in a temp dir).
  */
@@ -42,6 +43,8 @@ import { createReplay } from '#functions/replay/replay.js';
 import { logger } from '#functions/shared/logger.js';
 import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { createAdminHandler } from './admin.js';
+import { createLocalAudioDownload } from './audio-download.js';
+import { createFileAudioArchive } from './file-audio-archive.js';
 import { startHttpServer } from './http-server.js';
 import { createLocalBus } from './local-bus.js';
 import { livePageFile } from './live-page.js';
@@ -206,6 +209,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     bus.onAppend((events) => live.publish(events));
     const queue = createLocalQueue({ dir: join(dataDir, 'queue'), maxReceiveCount, visibilityTimeoutMs });
     const store = createDynamoDbConversationStore(doc, TABLE_NAME, { retention: processorConfig.retention });
+    const audioArchive = await createFileAudioArchive(join(dataDir, 'audio'));
 
     const ingest = createIngestHandler({
       queue: await observingQueue(queue, simulator, join(dataDir, 'simulator-observed.jsonl')),
@@ -215,10 +219,12 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const processorDeps = { store, publisher: bus, config: processorConfig, callerHashKey };
     const processing = createProcessor(processorDeps);
     const budget = createDynamoDbRequestBudget(doc, TABLE_NAME, { ...processorConfig.enrichment.budget, now: clock });
+    // Every request is paid for from the budget: the client itself never retries.
+    const enricherClient = createThreeToneHttpClient({ ...clientConfig, maxRetries: 0 }, { apiKey: key.apiKey });
     const enricher = createEnricher({
       store,
-      // Every request is paid for from the budget: the client itself never retries.
-      api: key.api(createThreeToneHttpClient({ ...clientConfig, maxRetries: 0 }, { apiKey: key.apiKey })),
+      api: key.api(enricherClient),
+      ...(processorConfig.audioArchive && { audio: { api: key.audioApi(enricherClient), archive: audioArchive } }),
       budget,
       rebuild: processing.reconcileConversation,
       config: processorConfig.enrichment,
@@ -241,12 +247,14 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       clearInterval(enrichTimer);
       await draining;
     });
-    const query = createQueryHandler({ queries: createDynamoDbQueries(doc, TABLE_NAME), config: queryConfig });
+    const queries = createDynamoDbQueries(doc, TABLE_NAME);
+    const query = createQueryHandler({ queries, config: queryConfig });
     const erasure = createErasureHandler({
       erasure: createErasure({
         store: createDynamoDbErasureStore(doc, TABLE_NAME, { tombstoneDays: erasureConfig.tombstoneDays }),
         publisher: bus,
         callerHashKey,
+        audio: audioArchive,
       }),
       apiKey: erasureConfig.apiKey,
     });
@@ -279,6 +287,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       queryApiKey: queryConfig.apiKey,
       health: () => ({ dynamodb: dynamoDb, enrichment: backlog }),
       upgrade: (req, socket, head) => live.handleUpgrade(req, socket, head),
+      download: createLocalAudioDownload({ queries, archive: audioArchive }),
       staticFile: livePageFile,
     });
     stops.push(() => server.close());

@@ -12,10 +12,32 @@
  * Behaviour a client must survive: API-key auth (401), a per-key rate limit (429 + `Retry-After`),
  * and injected faults (500, 429, a held response that never answers, a reset socket), from code via
  * `faults` or from another process via `POST /_simulator/faults`.
+ *
+ * Audio (`GET …/conversations/{id}/audio`, README "Audio"): 404 until the conversation has ended; then
+ * a generated WAV tone, `audio/wav`: 2 s (32 KB) for most, 40 MiB for conversations whose id ends in
+ * `-large-audio` (generated while it is sent, never held in memory). `audio.plan(id, …)` or
+ * `POST /_simulator/audio {conversationId, notReadyRequests?, sizeBytes?}` makes a conversation's next
+ * audio requests answer 404 ("not ready") or sets its size.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { hash32, mulberry32 } from './prng.js';
 import { listen } from './listen.js';
+import { wavSize, wavTone } from './wav.js';
+
+/** Conversations whose id ends so get a large recording (LARGE_AUDIO_BYTES). */
+export const LARGE_AUDIO_SUFFIX = '-large-audio';
+export const LARGE_AUDIO_BYTES = 40 * 1024 * 1024;
+/** 2 s of 8 kHz 16-bit mono, plus the header. */
+export const SMALL_AUDIO_BYTES = 44 + 2 * 8_000 * 2;
+
+export interface AudioPlan {
+  /** The next this many audio requests of the conversation answer 404 (not ready). */
+  notReadyRequests?: number;
+  /** The recording's size in bytes (a WAV file: rounded to whole samples). */
+  sizeBytes?: number;
+}
 
 export type FaultKind = '500' | '429' | 'timeout' | 'reset';
 export const FAULT_KINDS: readonly FaultKind[] = ['500', '429', 'timeout', 'reset'];
@@ -75,6 +97,7 @@ export interface ThreeToneSimulator {
   readonly url: string;
   observe(envelope: SimulatorEnvelope): void;
   readonly faults: FaultController;
+  readonly audio: { plan(conversationId: string, plan: AudioPlan): void };
   /** Requests received, in order (admin routes included; the latest 10 000). */
   readonly requests: readonly SimulatorRequest[];
   /** Stops the server, dropping held and keep-alive connections. */
@@ -237,6 +260,15 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
   const heldResponses = new Set<ServerResponse>();
   const timers = new Map<NodeJS.Timeout, () => void>();
   let closed = false;
+  const audioPlans = new Map<string, AudioPlan>();
+  const audio = {
+    plan(conversationId: string, plan: AudioPlan) {
+      const { notReadyRequests, sizeBytes } = plan;
+      if (notReadyRequests !== undefined && !(Number.isInteger(notReadyRequests) && notReadyRequests >= 0)) throw new RangeError('notReadyRequests must be a non-negative integer');
+      if (sizeBytes !== undefined && !(Number.isInteger(sizeBytes) && sizeBytes >= 44 && sizeBytes <= 2 ** 32)) throw new RangeError('sizeBytes must be an integer from 44 to 2^32');
+      audioPlans.set(conversationId, { ...audioPlans.get(conversationId), ...plan });
+    },
+  };
 
   // ------------------------------------------------ faults
   interface QueuedFault {
@@ -590,7 +622,7 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
       faults.clear();
       return send(req, res, path, 200, { ok: true });
     }
-    if ((path === '/_simulator/faults' || path === '/_simulator/observe') && method === 'POST') {
+    if ((path === '/_simulator/faults' || path === '/_simulator/observe' || path === '/_simulator/audio') && method === 'POST') {
       let body: unknown;
       try {
         body = await readJson(req);
@@ -602,6 +634,14 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
       }
       const b = body as Record<string, unknown>;
       try {
+        if (path === '/_simulator/audio') {
+          if (typeof b.conversationId !== 'string') throw new Error('expected {conversationId, notReadyRequests?, sizeBytes?}');
+          audio.plan(b.conversationId, {
+            ...(b.notReadyRequests !== undefined && { notReadyRequests: Number(b.notReadyRequests) }),
+            ...(b.sizeBytes !== undefined && { sizeBytes: Number(b.sizeBytes) }),
+          });
+          return send(req, res, path, 200, { ok: true });
+        }
         if (path === '/_simulator/observe') {
           if (typeof b.event !== 'string' || typeof b.data !== 'object' || b.data === null) throw new Error('expected {event, timestamp, data}');
           observe(b as unknown as SimulatorEnvelope);
@@ -643,7 +683,7 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
       return send(req, res, path, 429, { detail: 'Rate limit exceeded' }, { 'retry-after': String(retryAfter) });
     }
 
-    const match = /^\/v1\/voiceai\/conversations(?:\/([^/]+)(\/transcript)?)?\/?$/.exec(path);
+    const match = /^\/v1\/voiceai\/conversations(?:\/([^/]+)(\/transcript|\/audio)?)?\/?$/.exec(path);
     let conversationId: string | undefined;
     if (match?.[1] !== undefined) {
       try {
@@ -680,8 +720,25 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
     const c = conversations.get(conversationId);
     if (!c) return send(req, res, path, 404, { detail: 'Conversation not found' });
     const f = factsOf(c);
+    if (match[2] === '/audio') return sendAudio(req, res, path, f);
     if (match[2] === undefined) return send(req, res, path, 200, detailsOf(f));
     return send(req, res, path, 200, f.transcriptAsArray ? f.transcript : { conversation_id: f.id, transcript: f.transcript });
+  }
+
+  /** A recording: 404 until the conversation ended (or while planned not ready), then a WAV tone, streamed. */
+  async function sendAudio(req: IncomingMessage, res: ServerResponse, path: string, f: Facts) {
+    const plan = audioPlans.get(f.id);
+    if (!f.ended) return send(req, res, path, 404, { detail: 'Audio not available yet' });
+    if (plan?.notReadyRequests) {
+      plan.notReadyRequests -= 1;
+      return send(req, res, path, 404, { detail: 'Audio not available yet' });
+    }
+    const size = wavSize(plan?.sizeBytes ?? (f.id.endsWith(LARGE_AUDIO_SUFFIX) ? LARGE_AUDIO_BYTES : SMALL_AUDIO_BYTES));
+    const frequencyHz = 220 + Math.floor(rng(f.id, 'audio')() * 660);
+    record({ method: req.method ?? 'GET', path, status: 200 });
+    res.writeHead(200, { 'content-type': 'audio/wav', 'content-length': size });
+    // Generated as it is sent (backpressure included): a large file is never in memory.
+    await pipeline(Readable.from(wavTone(size, { frequencyHz })), res).catch(() => undefined);
   }
 
   function listConversations(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams) {
@@ -758,6 +815,7 @@ export async function startThreeToneSimulator(opts: ThreeToneSimulatorOptions = 
     url,
     observe,
     faults,
+    audio,
     requests,
     async close() {
       if (closed) return;

@@ -153,7 +153,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
    * up to `want` of them, reading at most QUEUE_SCAN_PAGES pages. Paged past the filter, so a long run
    * of items that do not qualify at the head (deferred, leased, given up) never hides those behind it.
    */
-  async function queueItems(q: { want: number; filter: string; values?: Record<string, unknown>; before?: string }): Promise<Item[]> {
+  async function queueItems(q: { want: number; filter: string; values?: Record<string, unknown>; before?: string; queue?: string }): Promise<Item[]> {
     const found: Item[] = [];
     let start: Record<string, unknown> | undefined;
     for (let page = 0; page < QUEUE_SCAN_PAGES && found.length < q.want; page++) {
@@ -163,7 +163,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           IndexName: TABLE.byTimeIndex.name,
           KeyConditionExpression: q.before === undefined ? 'gsi2pk = :q' : 'gsi2pk = :q AND gsi2sk < :before',
           FilterExpression: q.filter,
-          ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ...q.values, ...(q.before !== undefined && { ':before': q.before }) },
+          ExpressionAttributeValues: { ':q': q.queue ?? keys.enrichmentQueue, ...q.values, ...(q.before !== undefined && { ':before': q.before }) },
           Limit: QUEUE_PAGE_ITEMS,
           ExclusiveStartKey: start,
         }),
@@ -202,6 +202,33 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       throw err;
     }
   }
+
+  /** Leases a queue item (`sk` under the conversation) until `nowMs + leaseMs`; false if held or gone. */
+  async function leaseItem(conversationId: string, sk: string, nowMs: number, leaseMs: number): Promise<boolean> {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { pk: keys.conversation(conversationId), sk },
+          UpdateExpression: 'SET lease_until = :until',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+          ExpressionAttributeValues: { ':until': nowMs + leaseMs, ':now': nowMs },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      throw err;
+    }
+  }
+
+  /** A queue item's Put (`sk` under the conversation, `queue` its by-time partition), as a commit adds it. */
+  const queuePut = (pk: string, sk: string, queue: string, conversationId: string, endedAt: string): TransactItem => ({
+    Put: {
+      TableName: tableName,
+      Item: { pk, sk, conversation_id: conversationId, ended_at: endedAt, attempts: 0, not_before: 0, gsi2pk: queue, gsi2sk: `${endedAt}#${conversationId}` },
+    },
+  });
 
   return {
     async insertEvent(scope, event, outbox) {
@@ -381,6 +408,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       } else if (queue?.op === 'remove') {
         items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } });
       }
+      const audio = change.audioQueue;
+      if (audio?.op === 'add') items.push(queuePut(pk, keys.audio, keys.audioQueue, change.conversationId, audio.endedAt));
+      else if (audio?.op === 'remove') items.push({ Delete: { TableName: tableName, Key: { pk, sk: keys.audio } } });
       // An erasure deletes the record after putting the tombstone: a rebuild racing it writes nothing.
       items.push(notErased(tableName, pk));
       try {
@@ -433,23 +463,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       return (await getItems(due)).map(toPendingEnrichment);
     },
 
-    async leaseEnrichment(conversationId, nowMs, leaseMs) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
-            UpdateExpression: 'SET lease_until = :until',
-            ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
-            ExpressionAttributeValues: { ':until': nowMs + leaseMs, ':now': nowMs },
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return false;
-        throw err;
-      }
-    },
+    leaseEnrichment: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.enrichment, nowMs, leaseMs),
 
     async deferEnrichment(conversationId, change) {
       const names: Record<string, string> = {};
@@ -522,6 +536,44 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       // queued for late details, but are no back-pressure (else the age alarm would never recover).
       const [oldest] = await queueItems({ want: 1, filter: 'attribute_not_exists(gave_up)' });
       return { pending, oldestEndedAt: typeof oldest?.ended_at === 'string' ? oldest.ended_at : null };
+    },
+
+    async dueAudio(nowMs, limit) {
+      const items = await queueItems({
+        queue: keys.audioQueue,
+        want: limit,
+        filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+        values: { ':now': nowMs },
+      });
+      return items.map((it) => ({
+        conversationId: String(it.conversation_id),
+        endedAt: String(it.ended_at),
+        attempts: Number(it.attempts ?? 0),
+        notBeforeMs: Number(it.not_before ?? 0),
+        ...(String(it.pk).startsWith(keys.erased('')) && { erased: true }),
+      }));
+    },
+
+    async audioCleanedUp(conversationId) {
+      await doc.send(new DeleteCommand({ TableName: tableName, Key: { pk: keys.erased(keys.conversation(conversationId)), sk: keys.audio } }));
+    },
+
+    leaseAudio: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.audio, nowMs, leaseMs),
+
+    async deferAudio(conversationId, change) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: keys.conversation(conversationId), sk: keys.audio },
+            UpdateExpression: `SET not_before = :nb${change.attempts === undefined ? '' : ', attempts = :a'} REMOVE lease_until`,
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':nb': change.notBeforeMs, ...(change.attempts !== undefined && { ':a': change.attempts }) },
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err; // it left the queue meanwhile
+      }
     },
 
     async deleteOutbox(entries) {

@@ -6,6 +6,7 @@
  * re-run finds the calls, bodies and lookup items).
  */
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { AUDIO_CLEANUP_DELAY_MS } from '#core/audio.js';
 import type { BusEvent } from '#core/bus-events.js';
 import { parseJson } from '#core/json-text.js';
 import { ConcurrentUpdateError, type ErasureStore, type OutboxEntry, type RecordSnapshot } from '#functions/ports.js';
@@ -137,6 +138,24 @@ export function createDynamoDbErasureStore(doc: DynamoDBDocumentClient, tableNam
         ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d, change.conversationId)),
         // Beside the tombstone, not under the conversation: the purge must not delete it unpublished.
         ...change.outbox.map((e) => outboxPut(tableName, tombstonePk, e, change.erasedAt)),
+        // On the audio queue, beside the tombstone: the recording is deleted once more when no upload
+        // can still be under way (README "Audio", D27).
+        {
+          Put: {
+            TableName: tableName,
+            Item: {
+              pk: tombstonePk,
+              sk: keys.audio,
+              conversation_id: change.conversationId,
+              ended_at: change.erasedAt,
+              attempts: 0,
+              not_before: Date.parse(change.erasedAt) + AUDIO_CLEANUP_DELAY_MS,
+              gsi2pk: keys.audioQueue,
+              gsi2sk: `${change.erasedAt}#${change.conversationId}`,
+              expires_at: tombstoneExpiry(),
+            },
+          },
+        },
       ];
       try {
         await doc.send(new TransactWriteCommand({ TransactItems: items }));

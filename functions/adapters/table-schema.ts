@@ -13,7 +13,8 @@ export const TABLE = {
   byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', include: ['status'] },
   /**
    * All conversations by time (gsi2pk = CONVERSATIONS#<shard>), pending outbox entries
-   * (gsi2pk = OUTBOX#<shard>) and the enrichment queue (gsi2pk = ENRICH, by end time).
+   * (gsi2pk = OUTBOX#<shard>), the enrichment queue (gsi2pk = ENRICH, by end time) and the audio
+   * queue (gsi2pk = AUDIO, likewise).
    */
   byTimeIndex: {
     name: 'by-time',
@@ -75,6 +76,13 @@ export const keys = {
   enrichment: 'ENRICH',
   /** by-time partition of the enrichment queue, sorted by `<ended_at>#<id>`. */
   enrichmentQueue: 'ENRICH',
+  /** A conversation's place on the audio queue (its recording waits to be archived; sk under its `CONV#` pk). */
+  audio: 'AUDIO',
+  /**
+   * by-time partition of the audio queue, sorted by `<ended_at>#<id>`; also holds the erasure's
+   * cleanup items (`ERASED#CONV#<id>` / `AUDIO`, sorted by `<erased_at>#<id>`).
+   */
+  audioQueue: 'AUDIO',
   /** ThreeTone's request budget: one item per time bucket, and the 429 block. */
   budget: 'BUDGET#threetone',
   budgetBucket: (window: 'MINUTE' | 'HOUR', bucket: number) => `${window}#${bucket}`,

@@ -16,9 +16,10 @@
  * Error messages name the method, path and status, plus ThreeTone's `detail` (truncated, with the key
  * scrubbed); never the key, never a response body.
  */
+import { Readable, Transform } from 'node:stream';
 import { asId } from '#core/envelope.js';
 import type { ThreeToneClientConfig } from '#functions/config.js';
-import type { ConversationSummary, ThreeToneApi } from '#functions/ports.js';
+import type { AudioDownload, ConversationSummary, ThreeToneApi, ThreeToneAudioApi } from '#functions/ports.js';
 
 export class ThreeToneError extends Error {
   /** True when trying again later may succeed (throttling, 5xx, timeouts, network errors). */
@@ -74,7 +75,10 @@ export function worstCaseCallMs(config: Pick<ThreeToneClientConfig, 'timeoutMs' 
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: ThreeToneHttpDeps): ThreeToneApi {
+/** Redirects an audio download follows (to a CDN or a presigned URL), never with the key headers. */
+const MAX_AUDIO_REDIRECTS = 3;
+
+export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: ThreeToneHttpDeps): ThreeToneApi & ThreeToneAudioApi {
   const baseUrl = config.baseUrl.replace(/\/+$/, '');
   const fetchImpl = deps.fetch ?? globalThis.fetch;
   const sleep = deps.sleep ?? defaultSleep;
@@ -182,7 +186,92 @@ export function createThreeToneHttpClient(config: ThreeToneClientConfig, deps: T
     return `${CONVERSATIONS_PATH}/${encodeURIComponent(conversationId)}${suffix}`;
   }
 
+  /**
+   * One attempt at a recording (the enricher pays for each request and backs off itself): the
+   * response must start within `timeoutMs`, and then the body must keep flowing, no gap longer than
+   * `timeoutMs`, however long the whole file takes. 404 → null; 429/503/408/5xx → retryable error.
+   */
+  async function getAudio(conversationId: string): Promise<AudioDownload | null> {
+    const key = await deps.apiKey();
+    const path = conversationPath(conversationId, '/audio');
+    const label = `ThreeTone GET ${path}`;
+    const controller = new AbortController();
+    let timer = setTimeout(() => controller.abort(new Error('timeout')), config.timeoutMs);
+    let res: Response;
+    try {
+      let url = baseUrl + path;
+      let headers: Record<string, string> = { accept: 'audio/*, application/octet-stream', 'x-api-key': key, 'xi-api-key': key };
+      for (let hop = 0; ; hop++) {
+        res = await fetchImpl(url, { method: 'GET', headers, signal: controller.signal, redirect: 'manual' });
+        const location = res.headers.get('location');
+        if (![301, 302, 303, 307, 308].includes(res.status) || !location || hop >= MAX_AUDIO_REDIRECTS) break;
+        await res.body?.cancel().catch(() => undefined);
+        url = new URL(location, url).toString();
+        if (!/^https?:/.test(url)) throw new ThreeToneError(`${label}: redirected to a non-HTTP URL`, { retryable: false, status: res.status });
+        headers = { accept: headers.accept! }; // the key stays with ThreeTone
+      }
+    } catch (err) {
+      clearTimeout(timer);
+      if (err instanceof ThreeToneError) throw err;
+      if (controller.signal.aborted) throw new ThreeToneError(`${label}: timed out after ${config.timeoutMs} ms`, { retryable: true });
+      throw new ThreeToneError(`${label}: network error (${networkCode(err)})`, { retryable: true, cause: err });
+    }
+    clearTimeout(timer);
+    if (res.status < 200 || res.status >= 300 || res.body === null) {
+      const text = res.status >= 200 && res.status < 300 ? '' : await res.text().catch(() => '');
+      if (res.status === 404) return null;
+      const outcome = res.status >= 200 && res.status < 300 ? ({ kind: 'fail', reason: `HTTP ${res.status} without a body`, status: res.status } as const) : classify(res, text, key);
+      if (outcome.kind === 'retry') {
+        if (outcome.status === 429) deps.onThrottled?.();
+        throw new ThreeToneError(`${label}: ${scrub(outcome.reason, key)}`, {
+          retryable: true,
+          ...(outcome.status !== undefined && { status: outcome.status }),
+          ...(outcome.retryAfterMs !== undefined && { retryAfterMs: outcome.retryAfterMs }),
+        });
+      }
+      const status = outcome.kind === 'fail' ? outcome.status : res.status;
+      throw new ThreeToneError(`${label}: ${outcome.kind === 'fail' ? scrub(outcome.reason, key) : `HTTP ${status}`}`, { retryable: false, status });
+    }
+    // The body must keep coming: a stall longer than the timeout aborts the download.
+    const stalled = () => new ThreeToneError(`${label}: the body stalled for ${config.timeoutMs} ms`, { retryable: true });
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        controller.abort(new Error('timeout'));
+        watchdog.destroy(stalled());
+      }, config.timeoutMs);
+    };
+    const watchdog = new Transform({
+      transform(chunk, _enc, done) {
+        arm();
+        done(null, chunk);
+      },
+      flush(done) {
+        clearTimeout(timer);
+        done();
+      },
+      destroy(err, done) {
+        clearTimeout(timer);
+        done(err);
+      },
+    });
+    arm();
+    const source = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    source.on('error', (err) => watchdog.destroy(controller.signal.aborted ? stalled() : err));
+    watchdog.on('close', () => {
+      if (!watchdog.writableFinished) {
+        controller.abort(new Error('download abandoned'));
+        source.destroy();
+      }
+    });
+    source.pipe(watchdog);
+    const length = Number(res.headers.get('content-length'));
+    return { body: watchdog, contentType: res.headers.get('content-type'), contentLength: Number.isSafeInteger(length) && length >= 0 && res.headers.has('content-length') ? length : null };
+  }
+
   return {
+    getAudio,
+
     async getConversation(conversationId) {
       const body = await get(conversationPath(conversationId), true);
       if (body === null) return null;

@@ -3,6 +3,7 @@
  * ThreeTone's API returned (details). Details win where both speak (the REST API is authoritative);
  * webhook values fill the gaps; what neither gives is derived and listed in `derived`.
  */
+import { type AudioState, audioInfo } from './audio.js';
 import { MAX_MAGNITUDE } from './normalize-details.js';
 import type { WebhookState } from './conversation-state.js';
 import type { AlertThresholds, AlertType, ConversationRecord, NormalizedDetails, TranscriptMetrics } from './types.js';
@@ -15,6 +16,8 @@ export interface RecordInput {
   thresholds: AlertThresholds;
   /** The conversation waited ENRICHMENT_GIVE_UP_HOURS without details (ProcessingState.gave_up). */
   gaveUp?: boolean;
+  /** What is archived of its audio (ProcessingState.audio), and whether AUDIO_ARCHIVE is on. */
+  audio?: { readonly state: AudioState | undefined; readonly archiveEnabled: boolean };
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
@@ -30,7 +33,7 @@ export function alertsFor(
   return alerts;
 }
 
-export function buildRecord({ conversationId, state, details, transcript, thresholds, gaveUp = false }: RecordInput): ConversationRecord {
+export function buildRecord({ conversationId, state, details, transcript, thresholds, gaveUp = false, audio }: RecordInput): ConversationRecord {
   const d = details;
   const h = state.hints;
   const derived: string[] = [];
@@ -81,6 +84,7 @@ export function buildRecord({ conversationId, state, details, transcript, thresh
     summary: d?.summary ?? h.summary,
     details_stored: d !== null,
     enrichment: d !== null ? 'done' : gaveUp && state.status === 'ended' ? 'gave_up' : 'pending',
+    audio: audioInfo(audio?.state, audio?.archiveEnabled ?? false),
     derived,
     metrics: transcript?.metrics ?? null,
   };
@@ -94,7 +98,7 @@ export function sortTime(record: ConversationRecord, state: WebhookState): strin
 const FIELD_ORDER: readonly (keyof ConversationRecord)[] = [
   'conversation_id', 'agent_id', 'call_id', 'status', 'direction', 'started_at', 'ended_at', 'duration_seconds',
   'turn_count', 'resolution_status', 'satisfaction_score', 'topics', 'escalated', 'escalation_reason', 'alerts',
-  'transcript_turns', 'summary', 'details_stored', 'enrichment', 'derived', 'metrics',
+  'transcript_turns', 'summary', 'details_stored', 'enrichment', 'audio', 'derived', 'metrics',
 ];
 
 /** The record with its fields in the documented order (a stored map comes back in any order). */

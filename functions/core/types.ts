@@ -65,6 +65,17 @@ export interface TranscriptMetrics {
 
 export type AlertType = 'long_duration' | 'low_satisfaction' | 'escalation';
 
+/** Where archiving a conversation's audio stands (README "Audio"). */
+export type AudioStatus = 'pending' | 'stored' | 'gave_up' | 'off';
+
+/** The record's `audio`: whether the recording is archived, its media type and size. */
+export interface AudioInfo {
+  status: AudioStatus;
+  /** As ThreeTone served it (e.g. `audio/mpeg`); null until stored. */
+  content_type: string | null;
+  size_bytes: number | null;
+}
+
 /** The public conversation record (README.md "Query API", plus extras). */
 export interface ConversationRecord {
   conversation_id: string;
@@ -92,6 +103,11 @@ export interface ConversationRecord {
    * them (it is then completed from webhook facts, and still enriched if the details come later).
    */
   enrichment: Enrichment;
+  /**
+   * The conversation's recording (`GET /conversations/{id}/audio` once `status` is `stored`). Absent
+   * in records written before audio archiving existed.
+   */
+  audio?: AudioInfo;
   /** Metrics this service derived because the platform did not provide them (e.g. `duration_seconds`). */
   derived: string[];
   metrics: TranscriptMetrics | null;

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { ThreeToneError } from '#adapters/threetone-http.js';
 import { busEvent, DetailType } from '#core/bus-events.js';
 import { THREETONE_API_KEY_PLACEHOLDER } from '#functions/config.js';
-import type { EventPublisher, ThreeToneApi } from '#functions/ports.js';
+import type { EventPublisher, ThreeToneApi, ThreeToneAudioApi } from '#functions/ports.js';
 import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
 
 export { THREETONE_API_KEY_PLACEHOLDER };
@@ -76,6 +76,7 @@ export function guardApiKey(apiKey: () => Promise<string>) {
       getTranscript: guard(api.getTranscript.bind(api)),
       listConversations: guard(api.listConversations.bind(api)),
     }),
+    audioApi: (api: ThreeToneAudioApi): ThreeToneAudioApi => ({ getAudio: guard(api.getAudio.bind(api)) }),
   };
 }
 

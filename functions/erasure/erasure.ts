@@ -8,7 +8,8 @@
  *     deleted, its contribution subtracted, the enrichment queue item deleted, `Conversation Erased`
  *     written to an outbox beside the tombstone. From then on the processor and the enricher can write
  *     nothing of the conversation (their writes check the tombstone);
- *  2. the purge deletes the rest (calls, events, bodies, caller lookup items, transcript, outbox);
+ *  2. the purge deletes the rest (calls, events, bodies, caller lookup items, transcript, outbox),
+ *     then its archived recording (README "Audio");
  *  3. `Conversation Erased` is published (else the reconciler's outbox sweep does).
  * Idempotent: a repeated request finds the tombstone, repeats 2 and 3 (which finish a crashed run),
  * and answers the same.
@@ -20,7 +21,7 @@ import { callerKey, normalizePhone } from '#core/caller-keys.js';
 import { conversationErased } from '#core/conversation-events.js';
 import { MAX_ID_BYTES } from '#core/envelope.js';
 import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } from '#core/http.js';
-import { ConcurrentUpdateError, type ErasureStore, type EventPublisher } from '#functions/ports.js';
+import { type AudioArchive, ConcurrentUpdateError, type ErasureStore, type EventPublisher } from '#functions/ports.js';
 import { ERASURE_ROUTES, type ErasureRoute, segmentsOf } from '#functions/routes.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
@@ -29,6 +30,8 @@ export interface ErasureDeps {
   readonly publisher: EventPublisher;
   /** The caller lookup key (the processor hashes phone numbers under the same key). */
   readonly callerHashKey: () => Promise<string>;
+  /** Where recordings are archived: the erased conversation's is deleted (idempotent). */
+  readonly audio?: Pick<AudioArchive, 'delete'>;
   readonly now?: () => number;
   readonly logger?: Logger;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -78,6 +81,8 @@ export function createErasure(deps: ErasureDeps) {
     }
     if (!outcome) throw new ConcurrentUpdateError(conversationId);
     await store.purge(conversationId, outcome.erasedAt);
+    // After the tombstone: an enricher uploading meanwhile finds its rebuild refused and deletes its upload.
+    await deps.audio?.delete(conversationId);
     await publishErased(conversationId, log);
     log.info('conversation erased', { already_erased: outcome.alreadyErased });
     return outcome;

@@ -34,8 +34,10 @@ import {
   type EventPublisher,
   type EventScope,
   type ProcessingState,
+  type StoredAudio,
   type StoredEvent,
 } from '#functions/ports.js';
+import type { AudioState } from '#core/audio.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
 export interface ProcessorMetrics {
@@ -49,7 +51,11 @@ export interface ProcessorMetrics {
 export interface ProcessorDeps {
   store: ConversationStore;
   publisher: EventPublisher;
-  config: Pick<ProcessorConfig, 'alerts' | 'maxReceiveCount' | 'redactFields'> & { enrichment: Pick<EnrichmentConfig, 'maxAgeDays'> };
+  config: Pick<ProcessorConfig, 'alerts' | 'maxReceiveCount' | 'redactFields'> & {
+    enrichment: Pick<EnrichmentConfig, 'maxAgeDays'>;
+    /** AUDIO_ARCHIVE: ended conversations join the audio queue. @default false */
+    audioArchive?: boolean;
+  };
   now?: () => number;
   logger?: Logger;
   metrics?: ProcessorMetrics;
@@ -78,6 +84,8 @@ export interface Enrich {
   readonly fetched?: { readonly details: Omit<NormalizedDetails, 'transcript'>; readonly turns: TranscriptTurn[] | null };
   /** The conversation waited ENRICHMENT_GIVE_UP_HOURS: complete it from webhook facts if still without details. */
   readonly giveUp?: boolean;
+  /** Its recording was archived (`stored`), or ThreeTone never served it in time (`gaveUp`). */
+  readonly audio?: { readonly stored: StoredAudio } | { readonly gaveUp: true };
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -123,22 +131,29 @@ export function createProcessor(deps: ProcessorDeps) {
    * Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout.
    * `enrich` brings what the enricher fetched from ThreeTone (or its decision to give up waiting);
    * without it the record is built from the webhooks and the details already stored. Resolves with
-   * whether the conversation is still on the enrichment queue.
+   * whether the conversation is still on the enrichment queue, and whether it was erased (its
+   * tombstone refused the rebuild: nothing was written).
    */
-  async function reconcileConversation(conversationId: string, log: Logger = baseLog, enrich: Enrich = {}): Promise<{ queued: boolean }> {
+  async function reconcileConversation(
+    conversationId: string,
+    log: Logger = baseLog,
+    enrich: Enrich = {},
+  ): Promise<{ queued: boolean; erased: boolean }> {
     let queued = false;
+    let erased = false;
     await withLock(`conversation:${conversationId}`, async () => {
       try {
         queued = await reconcileUnlocked(conversationId, log, enrich);
       } catch (err) {
         // Erased meanwhile: nothing was written, and its pending outbox is the erasure's to delete.
         if (!(err instanceof ConversationErasedError)) throw err;
+        erased = true;
         log.info('conversation erased; nothing rebuilt');
         return;
       }
       await flushOutbox({ kind: 'conversation', conversationId });
     });
-    return { queued };
+    return { queued, erased };
   }
 
   /** Rebuilds a conversation's record from all it is known by; commits only if something changed. */
@@ -163,13 +178,18 @@ export function createProcessor(deps: ProcessorDeps) {
         }
       }
       const gaveUp = details === null && state.status === 'ended' && (prev.gave_up === true || enrich.giveUp === true);
+      const audio = audioStateOf(prev.audio, enrich.audio);
+      const audioArchive = config.audioArchive === true;
 
-      const record = buildRecord({ conversationId, state, details, transcript, thresholds: config.alerts, gaveUp });
+      const record = buildRecord({ conversationId, state, details, transcript, thresholds: config.alerts, gaveUp, audio: { state: audio, archiveEnabled: audioArchive } });
       // Waits for ThreeTone while the details are missing, or while ThreeTone says its analysis is
       // still running; leaves the queue once they are final, or past ENRICHMENT_MAX_AGE_DAYS.
       const age = record.ended_at === null ? 0 : now() - Date.parse(record.ended_at);
       const queued = record.status === 'ended' && (!details || isNonFinalStatus(details.status)) && age < config.enrichment.maxAgeDays * 86_400_000;
       const wasQueued = prev.enrichment_queued === true;
+      // Its recording is fetched once it has ended (README "Audio"), apart from the details.
+      const audioQueued = audioArchive && record.status === 'ended' && record.audio?.status === 'pending' && age < config.enrichment.maxAgeDays * 86_400_000;
+      const wasAudioQueued = prev.audio_queued === true;
       const contribution = contributionOf(record);
       const planned = planConversationEvents({
         before: snapshot?.record ?? null,
@@ -189,6 +209,8 @@ export function createProcessor(deps: ProcessorDeps) {
         ...(gaveUp && { gave_up: true }),
         ...(callerKeys.length > 0 && { caller_keys: callerKeys }),
         ...(callIds.size > 0 && { calls: [...callIds].sort() }),
+        ...(audio && { audio }),
+        ...((audioQueued || wasAudioQueued) && { audio_queued: audioQueued }),
       };
       if (snapshot && canonicalJson(snapshot.record) === canonicalJson(record) && canonicalJson(snapshot.state) === canonicalJson(next)) {
         return queued;
@@ -203,6 +225,7 @@ export function createProcessor(deps: ProcessorDeps) {
           aggregateDeltas: aggregateDelta(prev.contribution, contribution),
           outbox: planned.events,
           ...(queued !== wasQueued && { enrichmentQueue: queued ? { op: 'add' as const, endedAt: record.ended_at! } : { op: 'remove' as const } }),
+          ...(audioQueued !== wasAudioQueued && { audioQueue: audioQueued ? { op: 'add' as const, endedAt: record.ended_at! } : { op: 'remove' as const } }),
         });
       } catch (err) {
         if (!(err instanceof ConcurrentUpdateError)) throw err;
@@ -359,6 +382,14 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   return { processMessage, recordHandler, reconcileConversation, flushOutbox };
+}
+
+/** The audio bookkeeping after a rebuild: what the enricher brought, over what was kept. */
+function audioStateOf(prev: AudioState | undefined, got: Enrich['audio']): AudioState | undefined {
+  if (!got) return prev;
+  if ('stored' in got) return { stored: { content_type: got.stored.contentType, size_bytes: got.stored.sizeBytes } };
+  // Giving up never hides a recording already archived.
+  return prev?.stored ? prev : { gave_up: true };
 }
 
 /**

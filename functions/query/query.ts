@@ -13,7 +13,7 @@ import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } fr
 import { MAX_ID_BYTES } from '#core/envelope.js';
 import type { ConversationStatus } from '#core/types.js';
 import type { QueryConfig } from '#functions/config.js';
-import type { ConversationQueries } from '#functions/ports.js';
+import type { AudioLinks, ConversationQueries } from '#functions/ports.js';
 import { QUERY_ROUTES, type QueryPath, segmentsOf } from '#functions/routes.js';
 import { errorFields, logger } from '#functions/shared/logger.js';
 
@@ -22,6 +22,8 @@ export interface QueryDeps {
   readonly config: QueryConfig;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** Links to archived recordings (AWS: presigned S3 URLs); without it no recording is served. */
+  readonly audio?: AudioLinks | null;
 }
 
 export type QueryHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -53,6 +55,7 @@ const RUNS: { readonly [P in QueryPath]: Run } = {
   '/conversations': listConversations,
   '/conversations/{conversation_id}': getConversation,
   '/conversations/{conversation_id}/transcript': getTranscript,
+  '/conversations/{conversation_id}/audio': getAudio,
   '/agents/{agent_id}/metrics': getAgentMetrics,
   '/events/{event_key}': getWebhook,
 };
@@ -60,7 +63,7 @@ const RUNS: { readonly [P in QueryPath]: Run } = {
 const ROUTES: readonly Route[] = QUERY_ROUTES.map((r) => ({ name: r.path, method: r.method, segments: segmentsOf(r.path), run: RUNS[r.path] }));
 
 export function createQueryHandler(deps: QueryDeps): QueryHandler {
-  const resolved: Required<QueryDeps> = { now: () => new Date(), ...deps };
+  const resolved: Required<QueryDeps> = { now: () => new Date(), audio: null, ...deps };
   const expectedKey = deps.config.apiKey === undefined ? undefined : digest(deps.config.apiKey);
 
   return async (event) => {
@@ -116,6 +119,31 @@ async function getTranscript(deps: Required<QueryDeps>, params: Params): Promise
   const turns = await deps.queries.getTranscript(id);
   if (!turns) throw notFound('Transcript not found.');
   return json(200, { conversation_id: id, turns });
+}
+
+/**
+ * A conversation's archived recording, as a redirect (307) to a presigned URL valid for a few minutes
+ * (README "Audio"): the bytes never pass through the function (API Gateway caps a response at 10 MB).
+ */
+async function getAudio(deps: Required<QueryDeps>, params: Params): Promise<APIGatewayProxyStructuredResultV2> {
+  const stored = await storedAudio(deps.queries, params.conversation_id);
+  if (!deps.audio) throw notFound('Audio not stored.');
+  const url = await deps.audio.presign(stored.conversationId, stored.contentType);
+  return { statusCode: 307, headers: { location: url, 'cache-control': 'no-store' }, body: '' };
+}
+
+/** The recording the record says is archived, else a 404 (no record, or `audio.status` not `stored`). */
+export async function storedAudio(
+  queries: Pick<ConversationQueries, 'getRecord'>,
+  rawId: string | undefined,
+): Promise<{ conversationId: string; contentType: string; sizeBytes: number | null }> {
+  const conversationId = requireId(rawId, 'conversation_id');
+  const record = await queries.getRecord(conversationId);
+  if (!record) throw notFound('Conversation not found.');
+  if (record.audio?.status !== 'stored' || record.audio.content_type === null) {
+    throw notFound(`Audio not stored (audio.status: ${record.audio?.status ?? 'pending'}).`);
+  }
+  return { conversationId, contentType: record.audio.content_type, sizeBytes: record.audio.size_bytes };
 }
 
 /** A stored webhook body, exactly as it was signed (personal data: IAM-protected like every route). */

@@ -15,6 +15,7 @@ import { type Env, loadProcessorConfig, loadThreeToneClientConfig, requireEnv } 
 import { apiKeyAlert, guardApiKey } from '#functions/enricher/api-key-wait.js';
 import { createEnricher } from '#functions/enricher/enricher.js';
 import { createProcessor, type ProcessorDeps } from '#functions/processor/processor.js';
+import type { AudioArchive } from '#functions/ports.js';
 
 /** The processor as deployed: records from webhook facts; it never calls ThreeTone. */
 export function deployedProcessor(env: Env = process.env, opts: { storesWebhooks?: boolean } = {}) {
@@ -39,14 +40,20 @@ export function deployedProcessor(env: Env = process.env, opts: { storesWebhooks
   return { deps, processor: createProcessor(deps), doc, config, ns, service };
 }
 
-/** The enricher as deployed: the processor's rebuild, ThreeTone's client and the shared budget. */
-export function deployedEnricher(env: Env = process.env) {
+/**
+ * The enricher as deployed: the processor's rebuild, ThreeTone's client and the shared budget, and,
+ * when AUDIO_ARCHIVE is on, the archive recordings go to (built by the caller: the S3 code stays out
+ * of the processor's bundle).
+ */
+export function deployedEnricher(env: Env = process.env, opts: { audioArchive?: () => AudioArchive } = {}) {
   const { deps, processor, doc, config, ns, service } = deployedProcessor(env);
   const key = guardApiKey(threeToneApiKey(env));
+  // Every request is paid for from the budget: the client itself never retries (the enricher backs off).
+  const client = createThreeToneHttpClient({ ...loadThreeToneClientConfig(env), maxRetries: 0 }, { apiKey: key.apiKey });
   return createEnricher({
     store: deps.store,
-    // Every request is paid for from the budget: the client itself never retries (the enricher backs off).
-    api: key.api(createThreeToneHttpClient({ ...loadThreeToneClientConfig(env), maxRetries: 0 }, { apiKey: key.apiKey })),
+    api: key.api(client),
+    ...(config.audioArchive && opts.audioArchive && { audio: { api: key.audioApi(client), archive: opts.audioArchive() } }),
     budget: createDynamoDbRequestBudget(doc, config.tableName, config.enrichment.budget),
     rebuild: processor.reconcileConversation,
     config: config.enrichment,

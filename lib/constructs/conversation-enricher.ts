@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -13,6 +14,8 @@ export interface ConversationEnricherProps {
   readonly table: ITable;
   readonly bus: IEventBus;
   readonly apiKeySecret: ISecret;
+  /** Archived recordings (AUDIO_ARCHIVE): uploaded (multipart, aborted on failure), deleted when an erasure won the race. */
+  readonly audioBucket: IBucket;
   readonly threeTone: ThreeToneClientConfig;
   /** The processor's settings: the enricher rebuilds records exactly as the processor does. */
   readonly settings: ProcessorSettings;
@@ -30,6 +33,9 @@ export const ENRICHING_TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
   'dynamodb:Query',
 ] as const;
+
+/** What the enricher does to recordings: upload (PutObject covers every multipart step but the abort), abort, delete. */
+export const ENRICHER_AUDIO_ACTIONS = ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'] as const;
 
 /** How long one run drains; the schedule starts the next one a minute after the last started. */
 export const ENRICHER_RUN = Duration.seconds(50);
@@ -59,6 +65,7 @@ export class ConversationEnricher extends Construct {
       .bindTable(props.table, ENRICHING_TABLE_ACTIONS)
       .bindEventBus(props.bus)
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
+      .bindAudioBucket(props.audioBucket, ENRICHER_AUDIO_ACTIONS)
       .setSettings(threeToneClientEnv(props.threeTone))
       .setSettings(requestBudgetEnv(props.settings.enrichment.budget))
       .setSettings(processorEnv(props.settings))

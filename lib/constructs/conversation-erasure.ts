@@ -1,4 +1,5 @@
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -12,6 +13,8 @@ export interface ConversationErasureProps {
   readonly bus: IEventBus;
   /** The caller lookup key (the processor hashes phone numbers under it). */
   readonly callerKeySecret: ISecret;
+  /** Archived recordings: an erased conversation's is deleted. */
+  readonly audioBucket: IBucket;
   readonly settings: ErasureSettings;
 }
 
@@ -47,6 +50,7 @@ export class ConversationErasure extends Construct {
       .bindTable(props.table, ERASURE_TABLE_ACTIONS)
       .bindEventBus(props.bus)
       .bindSecret('CALLER_KEY_SECRET_ARN', props.callerKeySecret)
+      .bindAudioBucket(props.audioBucket, ['s3:DeleteObject'])
       .setSettings(erasureEnv(props.settings));
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -6,9 +6,12 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TABLE } from '#adapters/table-schema.js';
+import { AUDIO_KEY_PREFIX } from '#core/audio.js';
+import { AUDIO_BUCKET_ENV } from '#functions/config.js';
 
 /** Namespace of the custom metrics the functions write as EMF (see functions/adapters/emf-metrics.ts). */
 export const METRICS_NAMESPACE = 'ThreeTonePipeline';
@@ -56,6 +59,9 @@ export type TableAction =
   | 'dynamodb:Query';
 
 export type QueueAction = 'sqs:SendMessage';
+
+/** S3 actions a function may be granted on the archived recordings (objects under `audio/`). */
+export type AudioObjectAction = 's3:PutObject' | 's3:AbortMultipartUpload' | 's3:GetObject' | 's3:DeleteObject';
 
 /**
  * A Node.js function with our defaults: latest runtime, arm64, ESM bundle built by the local esbuild
@@ -166,6 +172,30 @@ export class NodeFunction extends Construct {
     return this;
   }
 
+  /**
+   * `AUDIO_BUCKET_NAME` plus exactly `actions` on the recordings, `<bucket>/audio/*`: object actions
+   * can only name objects by a key pattern, and the keys are SHA-256 digests under that prefix.
+   */
+  public bindAudioBucket(bucket: IBucket, actions: readonly AudioObjectAction[]): this {
+    this.setEnv(AUDIO_BUCKET_ENV, bucket.bucketName);
+    const objects = bucket.arnForObjects(`${AUDIO_KEY_PREFIX}*`);
+    Grant.addToPrincipal({ grantee: this.function, actions: [...actions], resourceArns: [objects] });
+    // The finding names the ARN as the template will hold it, cross-stack reference included, which is
+    // known only once references are resolved: acknowledged then (validation runs after that, before cdk-nag).
+    this.node.addValidation({
+      validate: () => {
+        Validations.of(this).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this).resolve(objects))}]`,
+          reason:
+            'S3 object actions can only be granted on a key pattern: this is the recordings prefix of the audio bucket alone ' +
+            '(keys are SHA-256 digests of conversation ids), with the exact actions this function uses.',
+        });
+        return [];
+      },
+    });
+    return this;
+  }
+
   /** `QUEUE_URL` plus exactly `actions` on that queue. */
   public bindQueue(queue: IQueue, actions: readonly QueueAction[]): this {
     this.setEnv('QUEUE_URL', queue.queueUrl);
@@ -188,4 +218,29 @@ export class NodeFunction extends Construct {
     secret.encryptionKey?.grantDecrypt(this.function);
     return this;
   }
+}
+
+/**
+ * A resource ARN as cdk-nag names it in a granular finding (`AwsSolutions-IAM5[Resource::…]`): its
+ * flattening of CloudFormation intrinsics (cdk-nag's utils/flatten-cfn-reference, not exported).
+ */
+function nagResource(resolved: unknown): string {
+  const visit = (node: unknown): string => {
+    if (node === undefined) return '';
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/}/g, '>');
+    const o = node as Record<string, unknown>;
+    if (o['Fn::Join']) {
+      const [delimiter, items] = o['Fn::Join'] as [string, unknown[]];
+      return items.map(visit).join(delimiter);
+    }
+    if (o['Fn::Sub']) return visit(o['Fn::Sub']);
+    if (o['Fn::GetAtt']) {
+      const [resource, attribute] = o['Fn::GetAtt'] as [unknown, unknown];
+      return `<${visit(resource)}.${visit(attribute)}>`;
+    }
+    if (o['Fn::ImportValue']) return visit(o['Fn::ImportValue']);
+    if (o.Ref) return `<${visit(o.Ref)}>`;
+    return JSON.stringify(node);
+  };
+  return visit(resolved);
 }

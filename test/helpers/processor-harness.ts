@@ -14,7 +14,7 @@ import { createErasure, type Erasure } from '#functions/erasure/erasure.js';
 import { COUNTERS, type AgentDay, emptyCounters } from '#core/aggregates.js';
 import type { BusEvent } from '#core/bus-events.js';
 import type { Envelope } from '#core/types.js';
-import type { ConversationSummary, EventPublisher, ThreeToneApi } from '#functions/ports.js';
+import type { AudioArchive, ConversationSummary, EventPublisher, ThreeToneApi, ThreeToneAudioApi } from '#functions/ports.js';
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { createEnricher, type DrainResult } from '#functions/enricher/enricher.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
@@ -126,7 +126,15 @@ function shuffled<T>(xs: T[]): T[] {
 }
 
 export async function createHarness(
-  opts: { maxReceiveCount?: number; api?: FakeThreeTone; giveUpHours?: number; now?: () => number; enrichAfterBatch?: boolean } = {},
+  opts: {
+    maxReceiveCount?: number;
+    api?: FakeThreeTone;
+    giveUpHours?: number;
+    now?: () => number;
+    enrichAfterBatch?: boolean;
+    /** AUDIO_ARCHIVE on: recordings come from `api` and go to `archive` (the erasure deletes them there too). */
+    audio?: { api: ThreeToneAudioApi; archive: AudioArchive };
+  } = {},
 ): Promise<Harness> {
   const table = await createTestTable();
   const api = opts.api ?? new FakeThreeTone();
@@ -140,7 +148,7 @@ export async function createHarness(
     now,
     store,
     publisher: bus,
-    config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 } },
+    config: { alerts: THRESHOLDS, maxReceiveCount, redactFields: ['phone_number'], enrichment: { maxAgeDays: 7 }, audioArchive: opts.audio !== undefined },
     sleep: async () => undefined,
     callerHashKey: async () => TEST_CALLER_HASH_KEY,
   };
@@ -149,6 +157,7 @@ export async function createHarness(
     store: createDynamoDbErasureStore(table.doc, table.tableName, { tombstoneDays: 45, now }),
     publisher: bus,
     callerHashKey: async () => TEST_CALLER_HASH_KEY,
+    ...(opts.audio && { audio: opts.audio.archive }),
     now,
     sleep: async () => undefined,
   });
@@ -157,13 +166,14 @@ export async function createHarness(
     api,
     budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
     rebuild: processor.reconcileConversation,
+    ...(opts.audio && { audio: opts.audio }),
     config: { giveUpHours: opts.giveUpHours ?? 6 },
     timing: { backoffBaseMs: 0, refetchNonFinalMs: 60_000 },
     now,
   });
   async function settle(rounds = 12): Promise<DrainResult> {
     let last = await enricher.drain({ deadlineMs: 30_000 });
-    for (let i = 1; i < rounds && last.enriched + last.failed > 0; i++) last = await enricher.drain({ deadlineMs: 30_000 });
+    for (let i = 1; i < rounds && last.enriched + last.audioStored + last.failed > 0; i++) last = await enricher.drain({ deadlineMs: 30_000 });
     return last;
   }
   const handler = createProcessorHandler({ ...deps, ...(opts.enrichAfterBatch !== false && { afterBatch: () => settle() }) }, processor);

@@ -32,6 +32,8 @@ describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', 
       (r) => r.Type === 'AWS::Lambda::Function',
     );
     expect(functions).toHaveLength(ENTRIES.length);
+    /** The functions that bundle the S3 client (recordings: README "Audio"); the webhook path must not. */
+    const withS3: string[] = [];
     for (const fn of functions) {
       // The asset's S3 key is `<hash>.zip`; the bundle sits in `asset.<hash>` in the assembly.
       const assetDir = join(assembly.directory, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`);
@@ -41,6 +43,12 @@ describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', 
       expect(code.startsWith('import { createRequire as __createRequire }')).toBe(true);
       // The AWS SDK is bundled, not left to the runtime's copy.
       expect(code).not.toMatch(/from\s*["']@aws-sdk\//);
+      if (code.includes('AmazonS3')) withS3.push(String(fn.Properties.Description));
     }
+    expect(withS3.sort()).toEqual([
+      'Answers the conversation and agent-metrics query routes (IAM-authorized)',
+      'Erases conversations by id or by caller phone number (IAM-authorized)',
+      "Fetches ThreeTone's details of ended conversations within its request quota",
+    ]);
   });
 });

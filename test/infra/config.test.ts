@@ -27,7 +27,9 @@ describe('loadConfig', () => {
       maxReceiveCount: 5,
       retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 },
       redactFields: DEFAULT_REDACT_FIELDS,
+      audioArchive: true,
     });
+    expect(config.audio).toEqual({ retentionDays: 90 });
     expect(config.events).toEqual({ archiveRetentionDays: 90 });
     expect(config.secrets).toEqual({ webhookSecretArn: undefined, apiKeySecretArn: undefined });
     expect(config.alarms.email).toBeUndefined();

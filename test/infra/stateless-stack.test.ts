@@ -111,8 +111,10 @@ describe('environment variables: exactly what each function reads', () => {
     const env = envOf('enricher');
     const settings = { ...threeToneClientEnv(config.threeTone), ...requestBudgetEnv(config.processor.settings.enrichment.budget), ...processorEnv(config.processor.settings) };
     expect(Object.keys(env).sort()).toEqual(
-      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', 'ENRICHER_RUN_SECONDS', ...Object.keys(settings)].sort(),
+      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'THREETONE_API_KEY_SECRET_ARN', 'AUDIO_BUCKET_NAME', 'ENRICHER_RUN_SECONDS', ...Object.keys(settings)].sort(),
     );
+    expect(env).toMatchObject({ AUDIO_ARCHIVE: 'true' });
+    expect(refersTo(JSON.stringify(env.AUDIO_BUCKET_NAME), stateful.audioBucket)).toBe(true);
     expect(env).toMatchObject({ ...settings, ENRICHER_RUN_SECONDS: '50', THREETONE_REQUESTS_PER_MINUTE: '100', THREETONE_REQUESTS_PER_HOUR: '1000' });
     expect(refersTo(JSON.stringify(env.THREETONE_API_KEY_SECRET_ARN), stateful.apiKeySecret)).toBe(true);
     // A run (50 s) plus a request in flight and a commit fit in the function's timeout.
@@ -121,13 +123,17 @@ describe('environment variables: exactly what each function reads', () => {
 
   it('query', () => {
     const env = envOf('query');
-    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME'].sort());
+    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'AUDIO_BUCKET_NAME'].sort());
     expect(refersTo(JSON.stringify(env.TABLE_NAME), stateful.table)).toBe(true);
+    expect(refersTo(JSON.stringify(env.AUDIO_BUCKET_NAME), stateful.audioBucket)).toBe(true);
   });
 
   it('erasure: the table, the bus, the caller lookup key and the tombstone retention', () => {
     const env = envOf('erasure');
-    expect(Object.keys(env).sort()).toEqual([...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'CALLER_KEY_SECRET_ARN', ...Object.keys(erasureEnv(config.erasure.settings))].sort());
+    expect(Object.keys(env).sort()).toEqual(
+      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'CALLER_KEY_SECRET_ARN', 'AUDIO_BUCKET_NAME', ...Object.keys(erasureEnv(config.erasure.settings))].sort(),
+    );
+    expect(refersTo(JSON.stringify(env.AUDIO_BUCKET_NAME), stateful.audioBucket)).toBe(true);
     expect(env).toMatchObject({ ERASURE_TOMBSTONE_DAYS: '45' });
     expect(refersTo(JSON.stringify(env.CALLER_KEY_SECRET_ARN), stateful.callerKeySecret)).toBe(true);
   });
@@ -200,10 +206,22 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
-  it('query: read-only (GetItem, Query) on the table and its indexes', () => {
+  /** The function's S3 actions, each granted once, on the audio bucket's recordings only. */
+  const expectAudioObjects = (statements: ReturnType<typeof statementsOf>, actions: string[]) => {
+    expect(actionsOf(statements).filter((a) => a.startsWith('s3:'))).toEqual([...actions].sort());
+    for (const action of actions) {
+      const arns = resourcesFor(statements, action);
+      expect(arns).toHaveLength(1);
+      expect(refersTo(arns[0]!, stateful.audioBucket)).toBe(true);
+      expect(arns[0]).toMatch(/\/audio\/\*"\]\]\}$/);
+    }
+  };
+
+  it('query: read-only (GetItem, Query) on the table and its indexes; reads recordings (to presign links)', () => {
     const statements = statementsOf('query');
-    expect(actionsOf(statements)).toEqual([...LOGS, 'dynamodb:GetItem', 'dynamodb:Query'].sort());
+    expect(actionsOf(statements)).toEqual([...LOGS, 'dynamodb:GetItem', 'dynamodb:Query', 's3:GetObject'].sort());
     expect(resourcesFor(statements, 'dynamodb:Query')).toHaveLength(3);
+    expectAudioObjects(statements, ['s3:GetObject']);
   });
 
   it('erasure: items of the table (no index write), publish, read the caller lookup key; the query function stays read-only', () => {
@@ -218,9 +236,11 @@ describe('IAM: each function may do exactly what its code does', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'events:PutEvents',
+        's3:DeleteObject',
         'secretsmanager:GetSecretValue',
       ].sort(),
     );
+    expectAudioObjects(statements, ['s3:DeleteObject']);
     for (const action of ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']) {
       const arns = resourcesFor(statements, action);
       expect(arns).toHaveLength(1);
@@ -233,7 +253,7 @@ describe('IAM: each function may do exactly what its code does', () => {
     expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
-  it('enricher: the processor\'s table actions, publish, read the API key; no queue', () => {
+  it('enricher: the processor\'s table actions, publish, read the API key, upload recordings; no queue', () => {
     const statements = statementsOf('enricher');
     expect(actionsOf(statements)).toEqual(
       [
@@ -245,9 +265,14 @@ describe('IAM: each function may do exactly what its code does', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'events:PutEvents',
+        // Upload (PutObject covers every multipart step), abort a failed one, delete one an erasure beat.
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        's3:PutObject',
         'secretsmanager:GetSecretValue',
       ].sort(),
     );
+    expectAudioObjects(statements, ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:PutObject']);
     for (const r of resourcesFor(statements, 'dynamodb:PutItem')) expect(r).not.toContain('/index/');
   });
 
@@ -278,12 +303,14 @@ describe('IAM: each function may do exactly what its code does', () => {
     );
   });
 
-  it('grants no wildcard action or resource anywhere', () => {
+  it('grants no wildcard action or resource anywhere (but the recordings prefix, which object actions need)', () => {
     for (const name of Object.keys(functions) as Name[]) {
       for (const s of statementsOf(name)) {
         expect(s.Effect).toBe('Allow');
         for (const action of [s.Action].flat()) expect(action).not.toContain('*');
-        expect(JSON.stringify(s.Resource)).not.toContain('*');
+        const resource = JSON.stringify(s.Resource);
+        const s3 = [s.Action].flat().every((a) => a.startsWith('s3:'));
+        expect(s3 ? resource.replace(/\/audio\/\*"\]\]\}$/, '') : resource).not.toContain('*');
       }
     }
   });

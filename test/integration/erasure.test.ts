@@ -118,8 +118,17 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
     expect(first).toMatchObject({ conversationId: 'c-erase', alreadyErased: false });
     const after = await scan(h);
     const left = after.filter((it) => mentions(it, 'c-erase'));
-    expect(left.map((it) => `${String(it.pk)}|${String(it.sk)}`).sort()).toEqual(['ERASED#CALL#call_c-erase|TOMBSTONE', 'ERASED#CONV#c-erase|TOMBSTONE']);
-    for (const t of left) expect(Object.keys(t).sort()).toEqual(['erased_at', 'expires_at', 'pk', 'sk']);
+    expect(left.map((it) => `${String(it.pk)}|${String(it.sk)}`).sort()).toEqual([
+      'ERASED#CALL#call_c-erase|TOMBSTONE',
+      // The audio queue's cleanup item: the recording is deleted once more when no upload can be under way (README "Audio").
+      'ERASED#CONV#c-erase|AUDIO',
+      'ERASED#CONV#c-erase|TOMBSTONE',
+    ]);
+    for (const t of left.filter((it) => it.sk === 'TOMBSTONE')) expect(Object.keys(t).sort()).toEqual(['erased_at', 'expires_at', 'pk', 'sk']);
+    // Only the id and times, as a tombstone.
+    const cleanup = left.find((it) => it.sk === 'AUDIO')!;
+    expect(Object.keys(cleanup).sort()).toEqual(['attempts', 'conversation_id', 'ended_at', 'expires_at', 'gsi2pk', 'gsi2sk', 'not_before', 'pk', 'sk']);
+    expect(cleanup.expires_at).toBe(left.find((it) => it.pk === 'ERASED#CONV#c-erase' && it.sk === 'TOMBSTONE')!.expires_at);
     for (const key of [...erase, callOnly].map(eventKey)) {
       expect(after.find((it) => it.pk === `WEBHOOK#${key}`)).toBeUndefined();
       expect(after.find((it) => it.sk === `EVT#${key}`)).toBeUndefined();
@@ -190,7 +199,7 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
     await h.settle();
 
     // Assert
-    expect(result).toEqual({ queued: false });
+    expect(result).toEqual({ queued: false, erased: true });
     expect(await scan(h)).toEqual(before);
     expect(h.api.calls.filter((c) => c.endsWith(':c-erase'))).toHaveLength(1); // only the fetch before erasure
   }, 60_000);

@@ -81,10 +81,17 @@ describe('local runtime over HTTP', () => {
     }
     await rt.queue.drained();
 
-    // Assert: one record (its facts at once; ThreeTone's details soon after, by the enricher), one
-    // Completed event, counted once in the agent's metrics
+    // Assert: one record (its facts at once; ThreeTone's details soon after, by the enricher, then its
+    // recording, archived under DATA_DIR/audio and served by the query API), one Completed event,
+    // counted once in the agent's metrics
     await expect.poll(async () => (await get(`/conversations/${CONVERSATION}`)).body.enrichment, { timeout: 20_000 }).toBe('done');
+    await expect.poll(async () => ((await get(`/conversations/${CONVERSATION}`)).body.audio as { status?: string } | undefined)?.status, { timeout: 20_000 }).toBe('stored');
     const record = await get(`/conversations/${CONVERSATION}`);
+    const audio = await fetch(`${rt.url}/conversations/${CONVERSATION}/audio`, { headers: { 'x-api-key': API_KEY, range: 'bytes=0-3' } });
+    expect(audio.status).toBe(206);
+    expect(audio.headers.get('content-type')).toBe('audio/wav');
+    expect(audio.headers.get('content-range')).toBe(`bytes 0-3/${(record.body.audio as { size_bytes: number }).size_bytes}`);
+    expect(await audio.text()).toBe('RIFF');
     expect(record.status).toBe(200);
     expect(record.body).toMatchObject({ conversation_id: CONVERSATION, agent_id: AGENT, status: 'ended', details_stored: true, duration_seconds: 240, escalated: true });
     const completed = (await readEvents(rt.eventsFile)).filter(

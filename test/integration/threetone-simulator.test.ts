@@ -6,6 +6,9 @@ import { createThreeToneHttpClient, ThreeToneError } from '#adapters/threetone-h
 import type { ThreeToneClientConfig } from '#functions/config.js';
 import type { ThreeToneApi } from '#functions/ports.js';
 import {
+  LARGE_AUDIO_BYTES,
+  LARGE_AUDIO_SUFFIX,
+  SMALL_AUDIO_BYTES,
   startThreeToneSimulator,
   type FaultKind,
   type SimulatorEnvelope,
@@ -345,5 +348,63 @@ describe('simulator close', () => {
 
     await expect(pending).resolves.toBe('dropped');
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('simulator audio (README "Audio")', () => {
+  let sim: ThreeToneSimulator;
+  beforeAll(async () => {
+    sim = await startThreeToneSimulator({ apiKey: API_KEY, seed: 7, rateLimitPerMinute: 10_000 });
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+  const bytesOf = async (download: { body: AsyncIterable<Buffer> | NodeJS.ReadableStream } | null) => {
+    const chunks: Buffer[] = [];
+    for await (const c of download!.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks);
+  };
+
+  it('answers 404 until the conversation ended, then a small WAV tone, the same for the same id', async () => {
+    const { client } = clientFor(sim);
+    sim.observe(envelope('conversation_started', '2024-01-15T10:30:00Z', { conversation_id: 'aud-1', agent_id: 'agent-1' }));
+    expect(await client.getAudio('aud-1')).toBeNull();
+    sim.observe(envelope('conversation_ended', 1705314780, { conversation_id: 'aud-1', agent_id: 'agent-1' }));
+    const download = await client.getAudio('aud-1');
+    expect(download).toMatchObject({ contentType: 'audio/wav', contentLength: SMALL_AUDIO_BYTES });
+    const bytes = await bytesOf(download);
+    expect(bytes.length).toBe(SMALL_AUDIO_BYTES);
+    expect(bytes.subarray(0, 4).toString()).toBe('RIFF');
+    expect(bytes.subarray(8, 12).toString()).toBe('WAVE');
+    expect(bytes.readUInt32LE(40)).toBe(SMALL_AUDIO_BYTES - 44);
+    expect(await bytesOf(await client.getAudio('aud-1'))).toEqual(bytes);
+    expect(await client.getAudio('unknown-conversation')).toBeNull();
+  });
+
+  it('plans a conversation\'s audio: not ready for n requests, and its size (in code or over HTTP)', async () => {
+    const { client } = clientFor(sim);
+    observeCall(sim, 'aud-2');
+    const res = await fetch(`${sim.url}/_simulator/audio`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ conversationId: 'aud-2', notReadyRequests: 2, sizeBytes: 1_000_044 }),
+    });
+    expect(res.status).toBe(200);
+    expect(await client.getAudio('aud-2')).toBeNull();
+    expect(await client.getAudio('aud-2')).toBeNull();
+    const download = await client.getAudio('aud-2');
+    expect((await bytesOf(download)).length).toBe(1_000_044);
+    expect(statusesOf(sim, '/v1/voiceai/conversations/aud-2/audio')).toEqual([404, 404, 200]);
+    expect(() => sim.audio.plan('aud-2', { notReadyRequests: -1 })).toThrow(RangeError);
+  });
+
+  it('serves a large recording for ids ending in -large-audio', async () => {
+    const { client } = clientFor(sim, { timeoutMs: 5_000 });
+    observeCall(sim, `big${LARGE_AUDIO_SUFFIX}`);
+    const download = await client.getAudio(`big${LARGE_AUDIO_SUFFIX}`);
+    expect(download?.contentLength).toBe(LARGE_AUDIO_BYTES);
+    let size = 0;
+    for await (const c of download!.body as AsyncIterable<Buffer>) size += c.length;
+    expect(size).toBe(LARGE_AUDIO_BYTES);
   });
 });

@@ -13,7 +13,9 @@ import {
   reconcilerEnv,
   requestBudgetEnv,
   SETTINGS,
+  STACK_ONLY_SETTINGS,
   erasureEnv,
+  loadAudioRetentionDays,
   loadErasureSettings,
   loadLocalDynamoDbConfig,
   threeToneClientEnv,
@@ -44,6 +46,8 @@ const CUSTOM = {
   ENRICHMENT_GIVE_UP_HOURS: '2.5',
   ENRICHMENT_MAX_AGE_DAYS: '3',
   QUERY_API_KEY: 'local-key',
+  AUDIO_ARCHIVE: 'off',
+  AUDIO_RETENTION_DAYS: '30',
 };
 const TABLE = { TABLE_NAME: 't' };
 
@@ -80,7 +84,11 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       maxReceiveCount: 9,
       retention: { rawEventDays: 7, transcriptDays: 14, recordDays: 365 },
       redactFields: ['email', 'name'],
+      audioArchive: false,
     });
+    expect(loadAudioRetentionDays(CUSTOM)).toBe(30);
+    expect(loadAudioRetentionDays({})).toBe(90);
+    expect(loadProcessorConfig(TABLE).audioArchive).toBe(true);
   });
 
   it('renders every setting with a context key in exactly one function environment', () => {
@@ -94,7 +102,8 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
       erasureEnv(loadErasureSettings(defaults)),
     ].flatMap((env) => Object.keys(env));
     expect(new Set(rendered).size).toBe(rendered.length);
-    expect(rendered.sort()).toEqual(Object.values(SETTINGS).flatMap((s) => ('context' in s ? [s.env] : [])).sort());
+    // The rest are applied by the stack itself (AUDIO_RETENTION_DAYS: the bucket's lifecycle); local-only settings have no context key.
+    expect([...rendered, ...STACK_ONLY_SETTINGS.map((s) => s.env)].sort()).toEqual(Object.values(SETTINGS).flatMap((s) => ('context' in s ? [s.env] : [])).sort());
   });
 
   it.each([
@@ -103,6 +112,7 @@ describe('settings: each loader and its inverse xEnv round-trip', () => {
     [{ ALERT_LOW_SATISFACTION: 'low' }, 'ALERT_LOW_SATISFACTION must be a number'],
     [{ REDACT_PERSONAL_DATA: 'maybe' }, 'REDACT_PERSONAL_DATA must be true or false'],
     [{ RAW_EVENT_RETENTION_DAYS: '1.5' }, 'RAW_EVENT_RETENTION_DAYS must be an integer'],
+    [{ AUDIO_ARCHIVE: 'sometimes' }, 'AUDIO_ARCHIVE must be true or false'],
   ])('refuses %j, naming the variable', (env, message) => {
     const load = () => {
       loadThreeToneClientConfig(env);

@@ -68,9 +68,18 @@ describe('buildRecord: sources and precedence', () => {
       summary: 'Billing',
       details_stored: true,
       enrichment: 'done',
+      audio: { status: 'off', content_type: null, size_bytes: null },
       derived: [],
       metrics: { agent_turns: 2, user_turns: 2, interruptions: 1, mean_agent_response_gap_seconds: 1 },
     });
+  });
+
+  it('says where its audio stands: pending while AUDIO_ARCHIVE is on, then stored with type and size', () => {
+    const state = endedState({ durationSeconds: 180 });
+    expect(build({ state, audio: { state: undefined, archiveEnabled: true } }).audio).toEqual({ status: 'pending', content_type: null, size_bytes: null });
+    const stored = build({ state, audio: { state: { stored: { content_type: 'audio/mpeg', size_bytes: 1234 } }, archiveEnabled: false } });
+    expect(stored.audio).toEqual({ status: 'stored', content_type: 'audio/mpeg', size_bytes: 1234 });
+    expect(Object.keys(stored).indexOf('audio')).toBe(Object.keys(stored).indexOf('enrichment') + 1);
   });
 
   it('lets details override what the webhooks hinted', () => {

@@ -378,3 +378,64 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(value, now)).toBeUndefined();
   });
 });
+
+describe('getAudio (README "Audio")', () => {
+  const audio = (status: number, bytes: Uint8Array | null, headers: Record<string, string> = {}) => new Response(bytes, { status, headers });
+  const read = async (download: { body: NodeJS.ReadableStream }) => {
+    const chunks: Buffer[] = [];
+    for await (const c of download.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+    return Buffer.concat(chunks);
+  };
+
+  it('streams the recording with its type and length, in one attempt with both key headers', async () => {
+    const bytes = new Uint8Array(1000).fill(7);
+    const { fetch, calls } = scriptedFetch(audio(200, bytes, { 'content-type': 'audio/mpeg', 'content-length': '1000' }));
+    const { client } = clientWith(fetch);
+    const download = await client.getAudio('conv/1');
+    expect(calls.map((c) => c.url)).toEqual(['https://api.threetone.test/v1/voiceai/conversations/conv%2F1/audio']);
+    expect(calls[0]!.headers.get('x-api-key')).toBe(API_KEY);
+    expect(download).toMatchObject({ contentType: 'audio/mpeg', contentLength: 1000 });
+    expect(await read(download!)).toEqual(Buffer.from(bytes));
+  });
+
+  it('answers null on 404 (not ready), without retrying', async () => {
+    const { fetch, calls } = scriptedFetch(json(404, { detail: 'not ready' }));
+    expect(await clientWith(fetch).client.getAudio('c')).toBeNull();
+    expect(calls).toHaveLength(1);
+  });
+
+  it('throws a retryable error with Retry-After on 429, and a permanent one on 403, never retrying itself', async () => {
+    const { fetch, calls } = scriptedFetch(json(429, { detail: 'slow down' }, { 'retry-after': '7' }));
+    const { client, throttled } = clientWith(fetch);
+    const err = await rejection(client.getAudio('c'));
+    expect(err).toMatchObject({ retryable: true, status: 429, retryAfterMs: 7000 });
+    expect(calls).toHaveLength(1);
+    expect(throttled()).toBe(1);
+    const forbidden = await rejection(clientWith(scriptedFetch(json(403, { detail: `bad key ${API_KEY}` })).fetch).client.getAudio('c'));
+    expect(forbidden).toMatchObject({ retryable: false, status: 403 });
+    expect(forbidden.message).not.toContain(API_KEY);
+  });
+
+  it('follows a redirect to a download URL without the key headers', async () => {
+    const { fetch, calls } = scriptedFetch(audio(302, null, { location: 'https://cdn.example.test/rec.mp3?sig=1' }), audio(200, new Uint8Array([1, 2, 3]), { 'content-type': 'audio/mpeg' }));
+    const download = await clientWith(fetch).client.getAudio('c');
+    expect(calls.map((c) => c.url)).toEqual(['https://api.threetone.test/v1/voiceai/conversations/c/audio', 'https://cdn.example.test/rec.mp3?sig=1']);
+    expect(calls[1]!.headers.get('x-api-key')).toBeNull();
+    expect(calls[1]!.headers.get('xi-api-key')).toBeNull();
+    expect(await read(download!)).toEqual(Buffer.from([1, 2, 3]));
+  });
+
+  it('fails the body when it stalls longer than the timeout (the whole download may take longer)', async () => {
+    let enqueue: ((b: Uint8Array) => void) | undefined;
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        enqueue = (b) => controller.enqueue(b);
+      },
+    });
+    const fetch = (async () => new Response(stream, { status: 200, headers: { 'content-type': 'audio/wav' } })) as typeof globalThis.fetch;
+    const { client } = clientWith(fetch, { timeoutMs: 100 });
+    const download = await client.getAudio('c');
+    enqueue!(new Uint8Array([1]));
+    await expect(read(download!)).rejects.toThrow(/stalled|timeout|abort/i);
+  });
+});
