@@ -92,7 +92,7 @@ describe('npm start on an existing DynamoDB (DYNAMODB_ENDPOINT)', () => {
     // The conversation, through the query API, once ThreeTone's details are in
     // (and its recording archived: nothing is still in flight when the next test restarts the runtime)
     await expect.poll(async () => (await get(`/conversations/${CONVERSATION}`)).body.enrichment, { timeout: 20_000 }).toBe('done');
-    await expect.poll(async () => (await get(`/conversations/${CONVERSATION}`)).body.audio?.status, { timeout: 20_000 }).toBe('stored');
+    await expect.poll(async () => ((await get(`/conversations/${CONVERSATION}`)).body.audio as { status?: string } | undefined)?.status, { timeout: 20_000 }).toBe('stored');
     expect((await get(`/conversations/${CONVERSATION}`)).body).toMatchObject({ conversation_id: CONVERSATION, agent_id: 'agent-endpoint', status: 'ended', duration_seconds: 90 });
   }, 60_000);
 
