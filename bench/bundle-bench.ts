@@ -3,13 +3,14 @@
  * minified, a createRequire banner for CommonJS dependencies), its size, and its cold import time
  * in a fresh Node process with the configuration the module reads at load.
  */
+import { AUDIO_BUCKET_ENV } from '#functions/config.js';
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
-export const LAMBDA_ENTRIES = ['ingest', 'processor', 'enricher', 'query', 'reconciler', 'live-publisher'] as const;
+export const LAMBDA_ENTRIES = ['ingest', 'processor', 'enricher', 'query', 'erasure', 'reconciler', 'live-publisher'] as const;
 
 export interface BundleFigures {
   name: string;
@@ -31,6 +32,8 @@ const LAMBDA_ENV: Record<string, string> = {
   LIVE_EVENTS_HTTP_DOMAIN: 'example.appsync-api.us-east-1.amazonaws.com',
   THREETONE_WEBHOOK_SECRET: 'bench-secret',
   THREETONE_API_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:threetone-api-key',
+  CALLER_KEY_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:threetone-caller-key',
+  [AUDIO_BUCKET_ENV]: 'threetone-pipeline-audio',
   AWS_REGION: 'us-east-1',
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   POWERTOOLS_LOG_LEVEL: 'ERROR',
@@ -74,7 +77,7 @@ function coldImport(file: string): Promise<{ importMs: number; processMs: number
     child.on('close', (code) => {
       const processMs = performance.now() - started;
       const importMs = Number(out.trim());
-      if (code !== 0 || !Number.isFinite(importMs)) reject(new Error(`importing ${file} failed (exit ${code}): ${err.trim().slice(0, 500)}`));
+      if (code !== 0 || !Number.isFinite(importMs)) reject(new Error(`importing ${file} failed (exit ${code}): ${err.trim().split("\n").filter((l) => !l.startsWith("file://") && l.length < 400).slice(-6).join(" | ")}`));
       else resolve({ importMs, processMs });
     });
   });
