@@ -8,8 +8,12 @@
  * agents) and for a single agent.
  *
  * A typical conversation: call_started, conversation_started, conversation_ended, call_ended (each
- * carrying the conversation id), then ThreeTone's details with a 30-turn transcript.
+ * carrying the conversation id), then ThreeTone's details with a 30-turn transcript, and its
+ * recording archived (the simulator's 2-second WAV).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { SQSEvent } from 'aws-lambda';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -23,7 +27,8 @@ import { loadIngestConfig, loadProcessorConfig, loadThreeToneClientConfig } from
 import { createEnricher } from '#functions/enricher/enricher.js';
 import { createIngestHandler } from '#functions/ingest/ingest.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
-import type { EventPublisher } from '#functions/ports.js';
+import type { AudioArchive, EventPublisher } from '#functions/ports.js';
+import { createFileAudioArchive } from '#local/file-audio-archive.js';
 import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from '#local/dynamodb-local.js';
 import { startThreeToneSimulator } from '#local/threetone-simulator.js';
 import { conversationEvents, createRng } from '#local/traffic.js';
@@ -88,6 +93,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
   const ddb = await startDynamoDbLocal();
   const sim = await startThreeToneSimulator({ rateLimitPerMinute: 0, seed: 7 });
   const logBytes = { n: 0 };
+  let audioDir: string | undefined;
   const origWrite = process.stdout.write.bind(process.stdout);
   try {
     const client = localDynamoDbClient(ddb.endpoint);
@@ -124,9 +130,26 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     });
     const processor = createProcessor({ store, publisher, config, callerHashKey: async () => 'bench-caller-key' });
     const handler = createProcessorHandler({ store, publisher, config }, processor);
+    // Audio archiving as `npm start` does it (files), counting what S3 would bill: a recording under
+    // 5 MiB is one PutObject; above, one request per 5 MiB part plus create and complete.
+    audioDir = await mkdtemp(join(os.tmpdir(), 'threetone-cost-audio-'));
+    const files = await createFileAudioArchive(audioDir);
+    const s3 = { puts: 0, bytes: 0 };
+    const archive: AudioArchive = {
+      async store(id, body, contentType) {
+        const stored = await files.store(id, body, contentType);
+        const parts = Math.ceil(stored.sizeBytes / (5 * 2 ** 20));
+        s3.puts += parts <= 1 ? 1 : parts + 2;
+        s3.bytes += stored.sizeBytes;
+        return stored;
+      },
+      delete: (id) => files.delete(id),
+    };
+    const threeTone = createThreeToneHttpClient({ ...loadThreeToneClientConfig(env), maxRetries: 0 }, { apiKey: async () => 'bench' });
     const enricher = createEnricher({
       store,
-      api: createThreeToneHttpClient({ ...loadThreeToneClientConfig(env), maxRetries: 0 }, { apiKey: async () => 'bench' }),
+      api: threeTone,
+      audio: { api: threeTone, archive },
       budget: createDynamoDbRequestBudget(doc, tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
       rebuild: processor.reconcileConversation,
       config: { giveUpHours: config.enrichment.giveUpHours },
@@ -203,7 +226,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       // The enricher: one run takes what is due (on AWS a scheduled run polls; its idle time is a fixed cost).
       for (let round = 0; round < 20; round++) {
         const r = await timed('enricher', () => enricher.drain({ deadlineMs: 60_000, maxItems: n }));
-        if (r.pending === 0 || r.enriched + r.failed === 0) break;
+        if (r.enriched + r.failed + r.audioStored === 0) break;
       }
     }
 
@@ -222,6 +245,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       for (const t of [events, handlerMs, invocations]) for (const k of Object.keys(t.m)) delete t.m[k];
       eventChunks.n = 0;
       sqs.sends = sqs.receives = sqs.deletes = 0;
+      s3.puts = s3.bytes = 0;
       logBytes.n = 0;
     };
     const simBefore = () => sim.requests.filter((r) => r.path.startsWith('/v1/')).length;
@@ -277,6 +301,8 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     const wruRules = per(estimated.table + Object.values(estimated.indexes).reduce((a, b) => a + b, 0));
     line('DynamoDB', 'write request units (table + indexes, by AWS\'s rules)', wruRules, PRICES.dynamoWru);
     line('DynamoDB', 'read request units (reads as reported + transactional condition checks)', per(rru + meter.checkReadUnits), PRICES.dynamoRru);
+    line('S3', 'audio uploads (PUT requests; a multipart upload: one per 5 MiB part, plus two)', per(s3.puts), PRICES.s3PutRequest);
+    line('S3', `audio storage for a month (${Math.round(per(s3.bytes) / 1024)} KiB recordings, AUDIO_RETENTION_DAYS 90: three months each)`, (per(s3.bytes) / GB) * 3, PRICES.s3StorageGbMonth);
     line('EventBridge', `events published (${Object.entries(events.m).map(([k, v]) => `${k} ${+(v / n).toFixed(2)}`).join(', ')})`, eventsPer, PRICES.eventBridgeEvent);
     const platformLogs = (inv('ingest') + inv('processor') + inv('enricher')) * LAMBDA_PLATFORM_LOG_BYTES;
     line('CloudWatch Logs', 'bytes ingested: function lines at INFO + Lambda START/END/REPORT', logsPer + platformLogs, PRICES.logsIngestedGb / GB);
@@ -307,6 +333,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     };
   } finally {
     process.stdout.write = origWrite;
+    if (audioDir) await rm(audioDir, { recursive: true, force: true }).catch(() => undefined);
     await sim.close();
     await ddb.stop();
   }

@@ -18,6 +18,9 @@ export const PRICES = {
   dynamoRru: 0.125 / 1e6,
   /** EventBridge custom events published, per event (each 64 KB chunk counts one). */
   eventBridgeEvent: 1.0 / 1e6,
+  /** S3 Standard: PUT, COPY, POST, LIST requests (each part of a multipart upload counts), and storage per GB-month. */
+  s3PutRequest: 0.005 / 1000,
+  s3StorageGbMonth: 0.023,
   /** CloudWatch Logs ingestion (standard class), per GB. */
   logsIngestedGb: 0.5,
   /** AppSync Events: per operation (a publish, or a message delivered to one subscriber; per 5 KB). */
