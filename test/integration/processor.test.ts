@@ -193,8 +193,8 @@ describe('processor through the handler, on DynamoDB Local', () => {
     let clock = Date.parse(s!.endedAt) + 60_000;
     const h2 = await createHarness({ now: () => clock });
     try {
-      // in order: an end processed before its start has no duration yet (README "Conversation Ended")
-      const { deadLettered } = await h2.deliver(webhooks(s!).slice(0, 2).map(body), { shuffle: false });
+      // in order, one at a time: an end processed before its start has no duration yet (README "Conversation Ended")
+      const { deadLettered } = await h2.deliver(webhooks(s!).slice(0, 2).map(body), { shuffle: false, batchSize: 1 });
 
       // facts first: ended, with its webhook duration, published, not counted, waiting
       expect(deadLettered).toEqual([]);
