@@ -9,7 +9,6 @@
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -37,6 +36,7 @@ import {
   type StoredEvent,
 } from '#functions/ports.js';
 import { compressJson } from './compressed-json.js';
+import { batchGetItems } from './dynamodb-batch-get.js';
 import { ALL_SHARDS, keys, shardOf, TABLE } from './table-schema.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -177,19 +177,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
 
   /** The items of `keyed` (anything holding their table keys), in that order; those gone meanwhile are left out. */
   async function getItems(keyed: readonly Item[]): Promise<Item[]> {
-    const found = new Map<string, Item>();
     const id = (it: Item) => `${String(it.pk)}\u0000${String(it.sk)}`;
-    for (let i = 0; i < keyed.length; i += 100) {
-      let request: Record<string, { Keys: Item[]; ConsistentRead: boolean }> | undefined = {
-        [tableName]: { Keys: keyed.slice(i, i + 100).map((it) => ({ pk: it.pk, sk: it.sk })), ConsistentRead: true },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0 && round < 10; round++) {
-        const out = await doc.send(new BatchGetCommand({ RequestItems: request }));
-        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) found.set(id(it), it);
-        request = out.UnprocessedKeys as typeof request;
-      }
-      if (request && Object.keys(request).length > 0) throw new Error('DynamoDB left keys unprocessed after 10 rounds');
-    }
+    const items = await batchGetItems(doc, tableName, keyed.map((it) => ({ pk: it.pk, sk: it.sk })), { consistentRead: true });
+    const found = new Map(items.map((it) => [id(it), it]));
     return keyed.map((k) => found.get(id(k))).filter((it): it is Item => it !== undefined);
   }
 

@@ -4,13 +4,14 @@
  * deletes them only eventually (and DynamoDB Local never does).
  */
 import { Buffer } from 'node:buffer';
-import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { COUNTERS, emptyCounters, type AgentDay } from '#core/aggregates.js';
 import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries, StoredWebhook, StoredWebhooks, WebhookSelection } from '#functions/ports.js';
 import { parseJson } from '#core/json-text.js';
 import { asId } from '#core/envelope.js';
+import { batchGetItems } from './dynamodb-batch-get.js';
 import { decompressJson } from './compressed-json.js';
 import { ALL_SHARDS, TABLE, keys } from './table-schema.js';
 import { orderedRecord } from '#core/record.js';
@@ -55,22 +56,13 @@ export function createDynamoDbQueries(
 
   /** The live records of `keyed` (index entries), in that order, each with its entry. */
   async function getRecords(keyed: readonly Item[]): Promise<{ entry: Item; record: ConversationRecord }[]> {
-    const found = new Map<string, Item>();
-    for (let i = 0; i < keyed.length; i += BATCH_GET_KEYS) {
-      let request: Record<string, { Keys: Item[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
-        [tableName]: {
-          Keys: keyed.slice(i, i + BATCH_GET_KEYS).map((it) => ({ [TABLE.partitionKey]: it[TABLE.partitionKey], [TABLE.sortKey]: it[TABLE.sortKey] })),
-          ProjectionExpression: '#pk, #record, #ttl',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#record': 'record', '#ttl': TABLE.ttlAttribute },
-        },
-      };
-      for (let round = 0; request && Object.keys(request).length > 0 && round < 10; round++) {
-        const out = await doc.send(new BatchGetCommand({ RequestItems: request }));
-        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) found.set(String(it[TABLE.partitionKey]), it);
-        request = out.UnprocessedKeys as typeof request;
-      }
-      if (request && Object.keys(request).length > 0) throw new Error('DynamoDB left keys unprocessed after 10 rounds');
-    }
+    const items = await batchGetItems(
+      doc,
+      tableName,
+      keyed.map((it) => ({ [TABLE.partitionKey]: it[TABLE.partitionKey], [TABLE.sortKey]: it[TABLE.sortKey] })),
+      { projection: { expression: '#pk, #record, #ttl', names: { '#pk': TABLE.partitionKey, '#record': 'record', '#ttl': TABLE.ttlAttribute } } },
+    );
+    const found = new Map(items.map((it) => [String(it[TABLE.partitionKey]), it]));
     const t = nowSeconds();
     return keyed.flatMap((entry) => {
       const it = found.get(String(entry[TABLE.partitionKey]));
@@ -292,8 +284,6 @@ function decodeCursor(cursor: string, listing: string | null, lower?: string, up
   return { sk, inclusive: parsed.i === 1, listing };
 }
 
-/** BatchGetItem reads at most 100 keys per call. */
-const BATCH_GET_KEYS = 100;
 
 /**
  * The stored webhooks of a conversation or of a time range (`StoredWebhooks`), for replay. Reads
@@ -345,20 +335,16 @@ export function createDynamoDbStoredWebhooks(doc: DynamoDBDocumentClient, tableN
 
   /** The bodies of `eventKeys` (`WEBHOOK#<key>` items), those expired or missing absent from the map. */
   async function bodies(eventKeys: readonly string[]): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
     const nowS = Math.floor(now().getTime() / 1000);
-    for (let i = 0; i < eventKeys.length; i += BATCH_GET_KEYS) {
-      let request: Item[] = eventKeys
-        .slice(i, i + BATCH_GET_KEYS)
-        .map((k) => ({ [TABLE.partitionKey]: keys.webhook(k), [TABLE.sortKey]: keys.webhookBody }));
-      for (let attempt = 0; request.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** attempt)));
-        const out = await doc.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: request, ConsistentRead: true } } }));
-        for (const it of (out.Responses?.[tableName] ?? []) as Item[]) {
-          if (typeof it.body === 'string' && isLive(it, nowS)) found.set(String(it[TABLE.partitionKey]).slice(keys.webhook('').length), it.body);
-        }
-        request = (out.UnprocessedKeys?.[tableName]?.Keys ?? []) as Item[];
-      }
+    const items = await batchGetItems(
+      doc,
+      tableName,
+      eventKeys.map((k) => ({ [TABLE.partitionKey]: keys.webhook(k), [TABLE.sortKey]: keys.webhookBody })),
+      { consistentRead: true },
+    );
+    const found = new Map<string, string>();
+    for (const it of items) {
+      if (typeof it.body === 'string' && isLive(it, nowS)) found.set(String(it[TABLE.partitionKey]).slice(keys.webhook('').length), it.body);
     }
     return found;
   }
