@@ -9,12 +9,18 @@ export const TABLE = {
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB TTL deletes the item after it. */
   ttlAttribute: 'expires_at',
+  /**
+   * The change stream the outbox publisher reads (docs/decisions.md D30): a write that produces bus
+   * events carries them in `outboxAttribute` (gzip JSON), and the stream publishes them. Both images:
+   * a change is published only when its events are new (another revision, or other events).
+   */
+  stream: 'NEW_AND_OLD_IMAGES',
+  outboxAttribute: 'outbox_gz',
   /** Conversations of one agent, newest first: gsi1pk = AGENT#<agent_id>#<shard>, gsi1sk = <sort time>#<id>. */
   byAgentIndex: { name: 'by-agent', partitionKey: 'gsi1pk', sortKey: 'gsi1sk', include: ['status'] },
   /**
-   * All conversations by time (gsi2pk = CONVERSATIONS#<shard>), pending outbox entries
-   * (gsi2pk = OUTBOX#<shard>), the enrichment queue (gsi2pk = ENRICH, by end time) and the audio
-   * queue (gsi2pk = AUDIO, likewise).
+   * All conversations by time (gsi2pk = CONVERSATIONS#<shard>), the enrichment queue (gsi2pk = ENRICH,
+   * by end time) and the audio queue (gsi2pk = AUDIO, likewise).
    */
   byTimeIndex: {
     name: 'by-time',
@@ -27,10 +33,9 @@ export const TABLE = {
 
 /**
  * Write shards of the partitions many conversations share (docs/data-model.md "Key heat"): the
- * time index's conversation and outbox partitions, an agent's conversations on `by-agent`, and an
- * agent's day aggregate (one item per shard, summed on read). A conversation's shard comes from
- * its id (an outbox entry's from its event id), so a record and its corrections always meet the
- * same item. Readers query every shard and merge.
+ * time index's conversation partition, an agent's conversations on `by-agent`, and an agent's day
+ * aggregate (one item per shard, summed on read). A conversation's shard comes from its id, so a
+ * record and its corrections always meet the same item. Readers query every shard and merge.
  */
 export const SHARDS = 8;
 
@@ -63,15 +68,11 @@ export const keys = {
   webhookBody: 'BODY',
   transcript: (chunk: number) => `TRANSCRIPT#${String(chunk).padStart(4, '0')}`,
   transcriptPrefix: 'TRANSCRIPT#',
-  outbox: (eventId: string) => `OUTBOX#${eventId}`,
-  outboxPrefix: 'OUTBOX#',
   day: (date: string) => `DAY#${date}`,
   /** One shard of an agent's day aggregate (sk under `AGENT#<id>`). */
   dayShard: (date: string, shard: number) => `DAY#${date}#${shard}`,
   /** One shard of all conversations on `by-time` (gsi2pk). */
   allConversations: (shard: number) => `CONVERSATIONS#${shard}`,
-  /** One shard of the pending outbox on `by-time` (gsi2pk). */
-  pendingOutbox: (shard: number) => `OUTBOX#${shard}`,
   /** A conversation's place on the enrichment queue (sk under its `CONV#` pk). */
   enrichment: 'ENRICH',
   /** by-time partition of the enrichment queue, sorted by `<ended_at>#<id>`. */
