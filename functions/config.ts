@@ -196,7 +196,7 @@ export const SETTINGS = {
   enrichmentMaxAgeDays: number('ENRICHMENT_MAX_AGE_DAYS', 'enrichmentMaxAgeDays', 7, { min: 0 }),
 
   reconcileLookbackHours: integer('RECONCILE_LOOKBACK_HOURS', 'reconcileLookbackHours', 6, { min: 1, max: 168 }),
-  outboxGraceSeconds: integer('OUTBOX_GRACE_SECONDS', 'outboxGraceSeconds', 300, { min: 0 }),
+  reconcileGraceSeconds: integer('RECONCILE_GRACE_SECONDS', 'reconcileGraceSeconds', 300, { min: 0 }),
 
   erasureTombstoneDays: integer('ERASURE_TOMBSTONE_DAYS', 'erasureTombstoneDays', 45, { min: 0 }),
 
@@ -401,14 +401,14 @@ export interface ReconcilerConfig {
   readonly tableName: string;
   readonly lookbackHours: number;
   /** Outbox entries older than this are published by the sweep (younger ones are in flight). */
-  readonly outboxGraceSeconds: number;
+  readonly reconcileGraceSeconds: number;
   /** ThreeTone's quota: the reconciler's listing draws on the same budget as enrichment. */
   readonly budget: EnrichmentConfig['budget'];
 }
 
 export type ReconcilerSettings = Omit<ReconcilerConfig, 'tableName'>;
 
-const RECONCILER = { lookbackHours: SETTINGS.reconcileLookbackHours, outboxGraceSeconds: SETTINGS.outboxGraceSeconds } as const;
+const RECONCILER = { lookbackHours: SETTINGS.reconcileLookbackHours, reconcileGraceSeconds: SETTINGS.reconcileGraceSeconds } as const;
 
 export const loadReconcilerSettings = (env: Env = process.env): ReconcilerSettings => ({ ...readAll(RECONCILER, env), budget: loadRequestBudgetConfig(env) });
 

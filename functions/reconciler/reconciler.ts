@@ -1,39 +1,32 @@
 /**
- * The reconciler, on a schedule:
- *  1. publishes outbox entries older than a grace period (a processor that crashed between its
- *     commit and its publish, and whose message was dead-lettered, left them behind);
- *  2. lists ThreeTone's recent conversations and, for each that has finished but has no stored
- *     details here (a webhook never arrived, or its processing was dead-lettered), or whose stored
- *     details ThreeTone was still analysing when they were fetched, enqueues a
- *     synthetic `conversation_ended` that the processor handles like any other. Its timestamp is
- *     deterministic, so two runs enqueue the same event and the processor dedupes it; its estimated
- *     end time never overrides a real one. Conversations younger than the grace period are left to
- *     their webhooks.
+ * The reconciler, on a schedule, lists ThreeTone's recent conversations and, for each that has finished but has no stored
+ * details here (a webhook never arrived, or its processing was dead-lettered), enqueues a synthetic
+ * `conversation_ended` that the processor handles like any other. Its timestamp is deterministic,
+ * so two runs enqueue the same event and the processor dedupes it; its estimated end time never
+ * overrides a real one. Conversations that ended less than RECONCILE_GRACE_SECONDS ago are left to
+ * their webhooks. (Events need no sweep: the table's change stream publishes every committed change,
+ * docs/decisions.md D30.)
  */
 import { SYNTHETIC_SOURCE } from '#core/conversation-state.js';
 import type { ReconcilerConfig } from '#functions/config.js';
-import type { ConversationStore, EventPublisher, RequestBudget, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
+import type { ConversationStore, RequestBudget, ThreeToneApi, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, type Logger } from '#functions/shared/logger.js';
 
 const FINISHED = new Set(['done', 'completed', 'ended', 'failed', 'finished']);
 const MAX_PAGES = 20;
-const SWEEP_LIMIT = 100;
 
 export interface ReconcilerDeps {
   api: ThreeToneApi;
   /** ThreeTone's quota, shared with the enricher: each listing page is paid for first. */
   budget: RequestBudget;
-  store: Pick<ConversationStore, 'getRecord' | 'sweepOutbox' | 'deleteOutbox'>;
+  store: Pick<ConversationStore, 'getRecord'>;
   queue: WebhookQueue;
-  publisher: EventPublisher;
-  config: Pick<ReconcilerConfig, 'lookbackHours' | 'outboxGraceSeconds'>;
+  config: Pick<ReconcilerConfig, 'lookbackHours' | 'reconcileGraceSeconds'>;
   now?: () => number;
   logger?: Logger;
 }
 
 export interface ReconcileSummary {
-  published: number;
-  unpublished: number;
   checked: number;
   enqueued: number;
 }
@@ -41,15 +34,6 @@ export interface ReconcileSummary {
 export function createReconciler(deps: ReconcilerDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? defaultLogger;
-
-  async function sweepOutbox(): Promise<{ published: number; unpublished: number }> {
-    const entries = await deps.store.sweepOutbox(now() - deps.config.outboxGraceSeconds * 1000, SWEEP_LIMIT);
-    if (entries.length === 0) return { published: 0, unpublished: 0 };
-    const { failed } = await deps.publisher.publish(entries.map((e) => e.event));
-    const failedIds = new Set(failed.map((f) => f.detail.event_id));
-    await deps.store.deleteOutbox(entries.filter((e) => !failedIds.has(e.event.detail.event_id)));
-    return { published: entries.length - failed.length, unpublished: failed.length };
-  }
 
   async function repairMissed(): Promise<{ checked: number; enqueued: number }> {
     const startAfterUnix = Math.floor(now() / 1000 - deps.config.lookbackHours * 3600);
@@ -73,7 +57,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         const duration = Number(c.raw.call_duration_secs ?? c.raw.duration_seconds);
         const endedUnix = c.start_time_unix_secs !== null ? c.start_time_unix_secs + (Number.isFinite(duration) ? duration : 0) : null;
         // Too recent: its webhooks may still be on their way or in the queue.
-        if (endedUnix !== null && endedUnix * 1000 > now() - deps.config.outboxGraceSeconds * 1000) continue;
+        if (endedUnix !== null && endedUnix * 1000 > now() - deps.config.reconcileGraceSeconds * 1000) continue;
         const envelope = {
           event: 'conversation_ended',
           timestamp: endedUnix !== null ? new Date(endedUnix * 1000).toISOString() : new Date(now()).toISOString(),
@@ -90,11 +74,8 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   return async (): Promise<ReconcileSummary> => {
-    const swept = await sweepOutbox();
-    const repaired = await repairMissed();
-    const summary = { ...swept, ...repaired };
+    const summary = await repairMissed();
     log.info('reconciliation done', { ...summary });
-    if (swept.unpublished > 0) throw new Error(`${swept.unpublished} outbox event(s) still not accepted by the bus`);
     return summary;
   };
 }

@@ -144,7 +144,7 @@ describe('environment variables: exactly what each function reads', () => {
     expect(Object.keys(env).sort()).toEqual(
       [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'QUEUE_URL', 'THREETONE_API_KEY_SECRET_ARN', ...Object.keys(settings)].sort(),
     );
-    expect(env).toMatchObject({ RECONCILE_LOOKBACK_HOURS: '6', OUTBOX_GRACE_SECONDS: '300' });
+    expect(env).toMatchObject({ RECONCILE_LOOKBACK_HOURS: '6', RECONCILE_GRACE_SECONDS: '300' });
     expect(env).toMatchObject({ ...threeToneClientEnv(config.threeTone), ...reconcilerEnv(config.reconciler.settings) });
   });
 

@@ -30,7 +30,7 @@ describe('reconciler', () => {
       store,
       queue: { send: async (m) => void sent.push(m.body) },
       publisher: h.bus,
-      config: { lookbackHours: 6, outboxGraceSeconds: 300 },
+      config: { lookbackHours: 6, reconcileGraceSeconds: 300 },
       now: () => NOW,
     });
   }
