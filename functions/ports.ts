@@ -131,7 +131,7 @@ export interface ProcessingState {
   transcript: { turns: number; metrics: TranscriptMetrics } | null;
   /** What this conversation currently adds to its agent's daily aggregate (null: not counted). */
   contribution: Contribution | null;
-  /** Facts already written to the outbox, so each is emitted once. */
+  /** Facts whose events an earlier commit already carried, so each is emitted once. */
   published: {
     started: boolean;
     /** `Conversation Ended` (absent in records written before it existed: read as false). */
@@ -162,7 +162,10 @@ export interface RecordSnapshot {
   readonly state: ProcessingState;
 }
 
-/** One atomic change of a conversation: record, aggregates and outbox together or not at all. */
+/**
+ * One atomic change of a conversation: record, aggregates and the events it produces together or not
+ * at all (the events ride in the record item; the table's change stream publishes them, D30).
+ */
 export interface RecordChange {
   readonly conversationId: string;
   /** The `rev` read before computing the change; null when the record did not exist. */
@@ -226,15 +229,9 @@ export class ConversationErasedError extends Error {
 
 export type InsertResult = 'stored' | 'duplicate' | 'erased';
 
-export interface OutboxEntry {
-  /** Where the adapter keeps it; opaque to the core. */
-  readonly ref: { readonly pk: string; readonly sk: string };
-  readonly event: BusEvent;
-}
-
 export interface ConversationStore {
   /**
-   * Stores the event once, together with `outbox`, atomically: its facts for as long as records,
+   * Stores the event once, atomically: its facts for as long as records,
    * `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS, and one caller lookup item
    * per `callerKeys` entry (keyed hashes of its phone numbers, never the numbers). Nothing is written
    * when the event was already stored (`duplicate`) or its scope was erased (`erased`: a tombstone).
@@ -243,7 +240,6 @@ export interface ConversationStore {
   insertEvent(
     scope: EventScope,
     event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
-    outbox: readonly BusEvent[],
   ): Promise<InsertResult>;
   /** Events of a conversation or of an unlinked call (strongly consistent). */
   listEvents(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<StoredEvent[]>;
@@ -255,11 +251,6 @@ export interface ConversationStore {
   putTranscript(conversationId: string, turns: readonly TranscriptTurn[]): Promise<void>;
   /** @throws ConcurrentUpdateError, ConversationErasedError (its tombstone exists: nothing written) */
   commit(change: RecordChange): Promise<void>;
-  /** Outbox entries not yet published, of one scope (`platform` needs the event key). */
-  pendingOutbox(scope: EventScope, eventKey?: string): Promise<OutboxEntry[]>;
-  /** Oldest pending outbox entries of all scopes (the reconciler's sweep). */
-  sweepOutbox(olderThanMs: number, limit: number): Promise<OutboxEntry[]>;
-  deleteOutbox(entries: readonly OutboxEntry[]): Promise<void>;
 
   /** Up to `limit` queued enrichments, oldest end first, whose `notBeforeMs` has passed. */
   dueEnrichments(nowMs: number, limit: number): Promise<PendingEnrichment[]>;
@@ -316,7 +307,7 @@ export interface ErasureCommit {
   readonly erasedAt: string;
   /** Removes the record's contribution to its agent's aggregates. */
   readonly aggregateDeltas: readonly AggregateDelta[];
-  /** `Conversation Erased`, kept beside the tombstone until published. */
+  /** `Conversation Erased`, carried by the tombstone (the change stream publishes it). */
   readonly outbox: readonly BusEvent[];
 }
 
@@ -328,18 +319,14 @@ export interface ErasureStore {
   /**
    * Atomically: the tombstone is put (it must not exist), the record deleted (conditioned on
    * `expectedRev`, or on its absence), the aggregates corrected, the conversation taken off the
-   * enrichment queue and the outbox written. @throws ConcurrentUpdateError (re-read and retry)
+   * enrichment queue, the tombstone carrying `outbox`. @throws ConcurrentUpdateError (re-read and retry)
    */
   commitErasure(change: ErasureCommit): Promise<void>;
   /**
    * Deletes everything else the conversation is stored as: its calls (tombstoned first), their and
-   * its events with their stored bodies and caller lookup items, transcript, outbox entries, call
-   * links. Idempotent; resumes where a crashed run stopped.
+   * its events with their stored bodies and caller lookup items, transcript, call links. Idempotent; resumes where a crashed run stopped.
    */
   purge(conversationId: string, erasedAt: string): Promise<void>;
-  /** `Conversation Erased` entries not yet published. */
-  pendingErasureOutbox(conversationId: string): Promise<OutboxEntry[]>;
-  deleteOutbox(entries: readonly OutboxEntry[]): Promise<void>;
   /** The conversations (and calls not linked to one) whose webhooks carried this caller key. */
   scopesOfCaller(callerKey: string): Promise<{ conversationIds: string[]; callIds: string[] }>;
   /** Resolves a call to its conversation. */

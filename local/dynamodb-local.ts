@@ -22,8 +22,10 @@ import {
   ListTablesCommand,
   ResourceInUseException,
   type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { type IndexDefinition, TABLE, TABLE_INDEXES } from '#adapters/table-schema.js';
 import { logger } from '#functions/shared/logger.js';
 
@@ -192,15 +194,27 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, opt
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ],
     GlobalSecondaryIndexes: TABLE_INDEXES.map(gsi),
+    // The outbox publisher reads it (D30).
+    StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.stream },
   });
   try {
     await client.send(definition);
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err; // it exists (or is being created)
   }
-  const table = await untilActive(client, tableName, opts.timeoutMs ?? 300_000);
+  let table = await untilActive(client, tableName, opts.timeoutMs ?? 300_000);
   checkLayout(table, definition.input);
+  if (!table.StreamSpecification?.StreamEnabled) {
+    // An existing table of this layout without its change stream: turned on (nothing else changes).
+    await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE.stream } }));
+    table = await untilActive(client, tableName, opts.timeoutMs ?? 300_000);
+  }
   await enableTtl(client, tableName);
+}
+
+/** A client of the table's change stream, on the same endpoint, region and credentials as `client`. */
+export async function streamsClientFor(client: DynamoDBClient, endpoint: string): Promise<DynamoDBStreamsClient> {
+  return new DynamoDBStreamsClient({ endpoint, region: await client.config.region(), credentials: client.config.credentials, maxAttempts: 3 });
 }
 
 async function untilActive(client: DynamoDBClient, tableName: string, timeoutMs: number): Promise<TableDescription> {
@@ -221,6 +235,8 @@ function checkLayout(table: TableDescription, expected: CreateTableCommandInput)
   const projection = (p: Projection | undefined) => `${p?.ProjectionType ?? 'ALL'}${p?.NonKeyAttributes ? ` [${[...p.NonKeyAttributes].sort().join(', ')}]` : ''}`;
   const problems: string[] = [];
   if (keys(table.KeySchema) !== keys(expected.KeySchema)) problems.push(`its key is ${keys(table.KeySchema)}, not ${keys(expected.KeySchema)}`);
+  const view = table.StreamSpecification?.StreamEnabled ? table.StreamSpecification.StreamViewType : undefined;
+  if (view !== undefined && view !== TABLE.stream) problems.push(`its change stream carries ${view}, not ${TABLE.stream}`);
   for (const ix of expected.GlobalSecondaryIndexes ?? []) {
     const found = table.GlobalSecondaryIndexes?.find((g) => g.IndexName === ix.IndexName);
     if (!found) problems.push(`it has no index ${ix.IndexName}`);

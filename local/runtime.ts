@@ -39,9 +39,11 @@ import { createEnricher } from '#functions/enricher/enricher.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { createReconciler } from '#functions/reconciler/reconciler.js';
+import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
 import { createReplay } from '#functions/replay/replay.js';
 import { logger } from '#functions/shared/logger.js';
-import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal, streamsClientFor } from './dynamodb-local.js';
+import { createStreamPump } from './stream-pump.js';
 import { createAdminHandler } from './admin.js';
 import { createLocalAudioDownload } from './audio-download.js';
 import { createFileAudioArchive } from './file-audio-archive.js';
@@ -124,14 +126,14 @@ async function connectDynamoDb(
   dataDir: string,
   env: Env,
   stops: (() => Promise<void>)[],
-): Promise<{ client: DynamoDBClient; dynamoDb: DynamoDbInUse }> {
+): Promise<{ client: DynamoDBClient; endpoint: string; dynamoDb: DynamoDbInUse }> {
   if (endpoint === undefined) {
     const ddb = await startDynamoDbLocal({ dbPath: join(dataDir, 'dynamodb') });
     stops.push(() => ddb.stop());
     const client = localDynamoDbClient(ddb.endpoint);
     stops.push(async () => client.destroy());
     await ensureTable(client, table);
-    return { client, dynamoDb: { embedded: true, host: new URL(ddb.endpoint).host, table } };
+    return { client, endpoint: ddb.endpoint, dynamoDb: { embedded: true, host: new URL(ddb.endpoint).host, table } };
   }
   const { client } = await externalDynamoDbClient(endpoint, env);
   stops.push(async () => client.destroy());
@@ -142,7 +144,7 @@ async function connectDynamoDb(
     // Named, so the operator sees which setting to check; the SDK's messages carry no secrets.
     throw new Error(`DynamoDB at ${host} (DYNAMODB_ENDPOINT), table ${table} (TABLE_NAME): ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
   }
-  return { client, dynamoDb: { embedded: false, host, table } };
+  return { client, endpoint, dynamoDb: { embedded: false, host, table } };
 }
 
 export async function startLocalRuntime(env: Env = process.env): Promise<LocalRuntime> {
@@ -182,7 +184,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   };
   try {
-    const { client, dynamoDb } = await connectDynamoDb(dynamoConfig.endpoint, TABLE_NAME, dataDir, env, stops);
+    const { client, endpoint, dynamoDb } = await connectDynamoDb(dynamoConfig.endpoint, TABLE_NAME, dataDir, env, stops);
     const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 
     let simulator: ThreeToneSimulator | null = null;
@@ -208,6 +210,18 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const live = createLiveStream({ apiKey: queryConfig.apiKey });
     bus.onAppend((events) => live.publish(events));
     const queue = createLocalQueue({ dir: join(dataDir, 'queue'), maxReceiveCount, visibilityTimeoutMs });
+    // The table's change stream publishes what commits carry (D30), as the outbox publisher Lambda does.
+    const streams = await streamsClientFor(client, endpoint);
+    stops.push(async () => streams.destroy());
+    const outbox = await createStreamPump({
+      client,
+      streams,
+      tableName: TABLE_NAME,
+      handler: createOutboxPublisher({ publisher: bus }),
+      checkpointFile: join(dataDir, 'stream-checkpoint.json'),
+    });
+    outbox.start();
+    stops.push(() => outbox.stop());
     const store = createDynamoDbConversationStore(doc, TABLE_NAME, { retention: processorConfig.retention });
     const audioArchive = await createFileAudioArchive(join(dataDir, 'audio'));
 
@@ -252,7 +266,6 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const erasure = createErasureHandler({
       erasure: createErasure({
         store: createDynamoDbErasureStore(doc, TABLE_NAME, { tombstoneDays: erasureConfig.tombstoneDays }),
-        publisher: bus,
         callerHashKey,
         audio: audioArchive,
       }),
@@ -263,7 +276,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     stops.push(() => queue.stop());
 
     if (reconcileEveryMs > 0) {
-      const reconcile = createReconciler({ api, budget, store, queue, publisher: bus, config: reconcilerConfig });
+      const reconcile = createReconciler({ api, budget, store, queue, config: reconcilerConfig });
       const timer = setInterval(() => {
         reconcile().catch((err: unknown) => logger.warn('reconciliation failed', { error: (err as Error).name }));
       }, reconcileEveryMs);

@@ -1,6 +1,7 @@
 /**
  * ConversationStore on DynamoDB (layout: docs/data-model.md). Every write is idempotent or
- * conditional; the record, its aggregate deltas and its outbox entries go in one transaction.
+ * conditional; the record (carrying the events the change produces, published from the table's
+ * change stream: D30) and its aggregate deltas go in one transaction.
  *
  * Whatever comes from a webhook's arbitrary JSON (its facts, the body itself, the events that carry
  * its `data`, transcripts) is stored as JSON text, never as a DynamoDB map: a map would limit the
@@ -29,7 +30,6 @@ import {
   ConversationErasedError,
   type ConversationStore,
   type EventScope,
-  type OutboxEntry,
   type PendingEnrichment,
   type RecordChange,
   type RecordSnapshot,
@@ -79,20 +79,9 @@ export function isTransactionConflict(err: unknown): boolean {
   return (err as { name?: string } | undefined)?.name === 'TransactionConflictException';
 }
 
-/** An outbox entry's Put (pending until published; the reconciler sweeps `by-time`/`OUTBOX`). */
-export const outboxPut = (tableName: string, pk: string, event: BusEvent, createdAt: string): TransactItem => ({
-  Put: {
-    TableName: tableName,
-    Item: {
-      pk,
-      sk: keys.outbox(event.detail.event_id),
-      event_json: stringifyJson(event),
-      created_at: createdAt,
-      gsi2pk: keys.pendingOutbox(shardOf(event.detail.event_id)),
-      gsi2sk: `${createdAt}#${event.detail.event_id}`,
-    },
-  },
-});
+/** The events a write produces, in the item it writes (the change stream publishes them, D30); none: nothing. */
+export const outboxAttribute = (events: readonly BusEvent[]): Record<string, Uint8Array> =>
+  events.length > 0 ? { [TABLE.outboxAttribute]: compressJson(events) } : {};
 
 /**
  * An aggregate delta as one Update of its agent-day item (`ADD` of each non-zero counter): the
@@ -221,10 +210,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
   });
 
   return {
-    async insertEvent(scope, event, outbox) {
+    async insertEvent(scope, event) {
       const pk = scopePk(scope, event.key);
       const callerKeys = scope.kind === 'platform' ? [] : [...new Set(event.callerKeys ?? [])];
-      const createdAt = new Date(now()).toISOString();
       const items: TransactItem[] = [
         {
           // What records are rebuilt from: kept as long as records (platform events feed none).
@@ -251,7 +239,6 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             Item: { pk: keys.webhook(event.key), sk: keys.webhookBody, body: event.rawText, expires_at: expiresAt(opts.retention.rawEventDays) },
           },
         },
-        ...outbox.map((e) => outboxPut(tableName, pk, e, createdAt)),
         // Caller lookup (README "Erasure"): keyed hash → this scope; kept as long as the facts.
         ...callerKeys.map(
           (h): TransactItem => ({
@@ -366,6 +353,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             gsi2sk: sortKey,
             updated_at: createdAt,
             expires_at: expiresAt(opts.retention.recordDays),
+            ...outboxAttribute(change.outbox),
           },
           ...(change.expectedRev === null
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
@@ -375,7 +363,6 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const items: TransactItem[] = [
         recordPut,
         ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d, change.conversationId)),
-        ...change.outbox.map((e) => outboxPut(tableName, pk, e, createdAt)),
       ];
       // Exact without a condition of its own: the record's `rev` condition orders every change.
       const queue = change.enrichmentQueue;
@@ -410,37 +397,6 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         if (isConditionFailure(err, 0) || isTransactionConflict(err)) throw new ConcurrentUpdateError(change.conversationId);
         throw err;
       }
-    },
-
-    async pendingOutbox(scope, eventKey) {
-      const pk = scopePk(scope, eventKey);
-      const items = await queryAll({
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :o)',
-        ExpressionAttributeValues: { ':pk': pk, ':o': keys.outboxPrefix },
-        ConsistentRead: true,
-      });
-      return items.map(toOutboxEntry);
-    },
-
-    async sweepOutbox(olderThanMs, limit) {
-      // Oldest first across the shards: each shard's oldest `limit`, merged.
-      const pages = await Promise.all(
-        ALL_SHARDS.map((shard) =>
-          doc.send(
-            new QueryCommand({
-              TableName: tableName,
-              IndexName: TABLE.byTimeIndex.name,
-              KeyConditionExpression: 'gsi2pk = :o AND gsi2sk < :t',
-              ExpressionAttributeValues: { ':o': keys.pendingOutbox(shard), ':t': new Date(olderThanMs).toISOString() },
-              Limit: limit,
-            }),
-          ),
-        ),
-      );
-      const entries = pages.flatMap((p) => (p.Items ?? []) as Item[]);
-      entries.sort((a, b) => (String(a.gsi2sk) < String(b.gsi2sk) ? -1 : 1));
-      // The index carries keys only: the entries themselves (published meanwhile: gone).
-      return (await getItems(entries.slice(0, limit))).map(toOutboxEntry);
     },
 
     async dueEnrichments(nowMs, limit) {
@@ -565,10 +521,6 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         if (!(err instanceof ConditionalCheckFailedException)) throw err; // it left the queue meanwhile
       }
     },
-
-    async deleteOutbox(entries) {
-      await Promise.all(entries.map((e) => doc.send(new DeleteCommand({ TableName: tableName, Key: { pk: e.ref.pk, sk: e.ref.sk } }))));
-    },
   };
 }
 
@@ -580,4 +532,3 @@ const toPendingEnrichment = (it: Item): PendingEnrichment => ({
   details: typeof it.details_json === 'string' ? (JSON.parse(it.details_json) as Record<string, unknown>) : null,
 });
 
-const toOutboxEntry = (it: Item): OutboxEntry => ({ ref: { pk: String(it.pk), sk: String(it.sk) }, event: parseJson(String(it.event_json)) as BusEvent });

@@ -9,8 +9,8 @@ import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, Que
 import { AUDIO_CLEANUP_DELAY_MS } from '#core/audio.js';
 import type { BusEvent } from '#core/bus-events.js';
 import { parseJson } from '#core/json-text.js';
-import { ConcurrentUpdateError, type ErasureStore, type OutboxEntry, type RecordSnapshot } from '#functions/ports.js';
-import { aggregateUpdate, isConditionFailure, isTransactionConflict, outboxPut, type TransactItem } from './dynamodb-conversation-store.js';
+import { ConcurrentUpdateError, type ErasureStore, type RecordSnapshot } from '#functions/ports.js';
+import { aggregateUpdate, isConditionFailure, isTransactionConflict, outboxAttribute, type TransactItem } from './dynamodb-conversation-store.js';
 import { keys } from './table-schema.js';
 
 type Item = Record<string, unknown>;
@@ -130,14 +130,13 @@ export function createDynamoDbErasureStore(doc: DynamoDBDocumentClient, tableNam
         {
           Put: {
             TableName: tableName,
-            Item: { pk: tombstonePk, sk: keys.tombstone, erased_at: change.erasedAt, expires_at: tombstoneExpiry() },
+            // Carries `Conversation Erased`: the change stream publishes it once the tombstone is in (D30).
+            Item: { pk: tombstonePk, sk: keys.tombstone, erased_at: change.erasedAt, expires_at: tombstoneExpiry(), ...outboxAttribute(change.outbox) },
             ConditionExpression: 'attribute_not_exists(pk)',
           },
         },
         { Delete: { TableName: tableName, Key: { pk, sk: keys.enrichment } } },
         ...change.aggregateDeltas.map((d) => aggregateUpdate(tableName, d, change.conversationId)),
-        // Beside the tombstone, not under the conversation: the purge must not delete it unpublished.
-        ...change.outbox.map((e) => outboxPut(tableName, tombstonePk, e, change.erasedAt)),
         // On the audio queue, beside the tombstone: the recording is deleted once more when no upload
         // can still be under way (README "Audio", D27).
         {
@@ -178,15 +177,6 @@ export function createDynamoDbErasureStore(doc: DynamoDBDocumentClient, tableNam
     async purgeCall(callId, erasedAt) {
       await putTombstone(keys.call(callId), erasedAt);
       await purgePartition(keys.call(callId));
-    },
-
-    async pendingErasureOutbox(conversationId) {
-      const items = await queryAll(keys.erased(keys.conversation(conversationId)), keys.outboxPrefix);
-      return items.map((it): OutboxEntry => ({ ref: { pk: String(it.pk), sk: String(it.sk) }, event: parseJson(String(it.event_json)) as BusEvent }));
-    },
-
-    async deleteOutbox(entries) {
-      await inChunks(entries, (e) => del(e.ref.pk, e.ref.sk));
     },
 
     async scopesOfCaller(callerKey) {

@@ -5,14 +5,13 @@
  * Erasing one conversation:
  *  1. one transaction, conditioned on the record's `rev` like every rebuild (so the aggregate
  *     correction happens exactly once, whatever runs concurrently): the tombstone is put, the record
- *     deleted, its contribution subtracted, the enrichment queue item deleted, `Conversation Erased`
- *     written to an outbox beside the tombstone. From then on the processor and the enricher can write
- *     nothing of the conversation (their writes check the tombstone);
- *  2. the purge deletes the rest (calls, events, bodies, caller lookup items, transcript, outbox),
- *     then its archived recording (README "Audio");
- *  3. `Conversation Erased` is published (else the reconciler's outbox sweep does).
- * Idempotent: a repeated request finds the tombstone, repeats 2 and 3 (which finish a crashed run),
- * and answers the same.
+ *     deleted, its contribution subtracted, the enrichment queue item deleted, the tombstone carrying
+ *     `Conversation Erased` (the table's change stream publishes it, D30). From then on the processor
+ *     and the enricher can write nothing of the conversation (their writes check the tombstone);
+ *  2. the purge deletes the rest (calls, events, bodies, caller lookup items, transcript), then its
+ *     archived recording (README "Audio").
+ * Idempotent: a repeated request finds the tombstone, repeats 2 (which finishes a crashed run), and
+ * answers the same.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -21,13 +20,12 @@ import { callerKey, normalizePhone } from '#core/caller-keys.js';
 import { conversationErased } from '#core/conversation-events.js';
 import { MAX_ID_BYTES } from '#core/envelope.js';
 import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } from '#core/http.js';
-import { type AudioArchive, ConcurrentUpdateError, type ErasureStore, type EventPublisher } from '#functions/ports.js';
+import { type AudioArchive, ConcurrentUpdateError, type ErasureStore } from '#functions/ports.js';
 import { ERASURE_ROUTES, type ErasureRoute, segmentsOf } from '#functions/routes.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 
 export interface ErasureDeps {
   readonly store: ErasureStore;
-  readonly publisher: EventPublisher;
   /** The caller lookup key (the processor hashes phone numbers under the same key). */
   readonly callerHashKey: () => Promise<string>;
   /** Where recordings are archived: the erased conversation's is deleted (idempotent). */
@@ -47,7 +45,7 @@ export interface ErasureOutcome {
 const MAX_ATTEMPTS = 8;
 
 export function createErasure(deps: ErasureDeps) {
-  const { store, publisher } = deps;
+  const { store } = deps;
   const now = deps.now ?? Date.now;
   const baseLog = deps.logger ?? defaultLogger;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -83,23 +81,8 @@ export function createErasure(deps: ErasureDeps) {
     await store.purge(conversationId, outcome.erasedAt);
     // After the tombstone: an enricher uploading meanwhile finds its rebuild refused and deletes its upload.
     await deps.audio?.delete(conversationId);
-    await publishErased(conversationId, log);
     log.info('conversation erased', { already_erased: outcome.alreadyErased });
     return outcome;
-  }
-
-  /** Publishes `Conversation Erased`; what the bus refuses stays for the reconciler's outbox sweep. */
-  async function publishErased(conversationId: string, log: Logger): Promise<void> {
-    const pending = await store.pendingErasureOutbox(conversationId);
-    if (pending.length === 0) return;
-    try {
-      const { failed } = await publisher.publish(pending.map((p) => p.event));
-      const failedIds = new Set(failed.map((f) => f.detail.event_id));
-      await store.deleteOutbox(pending.filter((p) => !failedIds.has(p.event.detail.event_id)));
-      if (failed.length) log.warn('Conversation Erased not accepted by the bus; the outbox sweep publishes it');
-    } catch (err) {
-      log.warn('Conversation Erased not published; the outbox sweep publishes it', errorFields(err));
-    }
   }
 
   /**

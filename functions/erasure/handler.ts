@@ -4,10 +4,8 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbErasureStore } from '#adapters/dynamodb-erasure-store.js';
-import { createEventBridgePublisher } from '#adapters/eventbridge-publisher.js';
 import { createS3AudioArchive } from '#adapters/s3-audio-archive.js';
 import { callerHashKey } from '#adapters/secret-source.js';
 import { AUDIO_BUCKET_ENV, loadErasureConfig, requireEnv } from '#functions/config.js';
@@ -17,7 +15,6 @@ const config = loadErasureConfig();
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 const erasure = createErasure({
   store: createDynamoDbErasureStore(doc, config.tableName, { tombstoneDays: config.tombstoneDays }),
-  publisher: createEventBridgePublisher(new EventBridgeClient({}), requireEnv(process.env, 'EVENT_BUS_NAME')),
   callerHashKey: callerHashKey(process.env),
   audio: createS3AudioArchive(new S3Client({}), requireEnv(process.env, AUDIO_BUCKET_ENV)),
 });

@@ -6,10 +6,10 @@
  *  2. store the event once, then publish its `ThreeTone Event` (and `Platform Alert`): on every
  *     delivery, the message itself standing in for an outbox;
  *  3. for a conversation: fold all its stored events, rebuild the record from them (and from the
- *     details already stored), and commit record + aggregate delta + new events + its place on the
- *     enrichment queue in one conditional transaction (retrying on a concurrent update). Webhook
- *     facts never wait for ThreeTone: details are fetched by the enricher, within ThreeTone's quota;
- *  4. publish the outbox and delete what EventBridge accepted.
+ *     details already stored), and commit record + aggregate delta + its place on the enrichment
+ *     queue in one conditional transaction (retrying on a concurrent update), the record carrying the
+ *     events the change produces: the table's change stream publishes them (D30). Webhook facts never
+ *     wait for ThreeTone: details are fetched by the enricher, within ThreeTone's quota.
  * Any failure throws: the message returns to the queue, and after the last attempt to the DLQ, with
  * a `Platform Alert`. Every step is idempotent, so a redelivery finishes what a crash left undone.
  */
@@ -110,9 +110,8 @@ export function createProcessor(deps: ProcessorDeps) {
   /**
    * Records of one batch run in parallel; those touching the same conversation (or call, or platform
    * event) wait for each other. So a batch holding `conversation_ended` and `call_ended` fetches
-   * ThreeTone's details once (its API allows 100 requests a minute), and two records never publish
-   * the same outbox entries. Across Lambdas the conditional commit keeps the data exact; there a
-   * rare re-publication carries the same `event_id`.
+   * ThreeTone's details once (its API allows 100 requests a minute), and two records never plan the
+   * same events. Across Lambdas the conditional commit keeps the data exact.
    */
   const locks = new Map<string, Promise<void>>();
   async function withLock(key: string, fn: () => Promise<void>): Promise<void> {
@@ -128,7 +127,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /**
-   * Rebuilds the conversation's record, then publishes its outbox, holding its lock throughout.
+   * Rebuilds the conversation's record, holding its lock.
    * `enrich` brings what the enricher fetched from ThreeTone (or its decision to give up waiting);
    * without it the record is built from the webhooks and the details already stored. Resolves with
    * whether the conversation is still on the enrichment queue, and whether it was erased (its
@@ -145,13 +144,11 @@ export function createProcessor(deps: ProcessorDeps) {
       try {
         queued = await reconcileUnlocked(conversationId, log, enrich);
       } catch (err) {
-        // Erased meanwhile: nothing was written, and its pending outbox is the erasure's to delete.
+        // Erased meanwhile: nothing was written.
         if (!(err instanceof ConversationErasedError)) throw err;
         erased = true;
         log.info('conversation erased; nothing rebuilt');
-        return;
       }
-      await flushOutbox({ kind: 'conversation', conversationId });
     });
     return { queued, erased };
   }
@@ -241,16 +238,6 @@ export function createProcessor(deps: ProcessorDeps) {
     throw new ConcurrentUpdateError(conversationId);
   }
 
-  /** Publishes a scope's pending outbox; throws (so the message is retried) if anything is left. */
-  async function flushOutbox(scope: EventScope, key?: string): Promise<void> {
-    const pending = await store.pendingOutbox(scope, key);
-    if (pending.length === 0) return;
-    const { failed } = await publisher.publish(pending.map((p) => p.event));
-    const failedIds = new Set(failed.map((f) => f.detail.event_id));
-    await store.deleteOutbox(pending.filter((p) => !failedIds.has(p.event.detail.event_id)));
-    if (failed.length) throw new Error(`${failed.length} event(s) not accepted by the bus; they stay in the outbox`);
-  }
-
   async function processMessage(body: string, receivedAt: string, log: Logger = baseLog.createChild()): Promise<void> {
     const parsed = parseEnvelope(body);
     if (!parsed.ok) throw new UnprocessableMessageError(`invalid envelope on the queue: ${parsed.code}`);
@@ -269,8 +256,8 @@ export function createProcessor(deps: ProcessorDeps) {
     // The webhook's own events (`ThreeTone Event`, a platform `Platform Alert`) need no outbox: this
     // message is theirs. They are published after the event is stored, on every delivery, and the
     // message leaves the queue only once EventBridge accepted them; a redelivery (or ThreeTone's
-    // retry) publishes them again with the same event_id (issue 10: an outbox entry cost ~5 write
-    // units per event).
+    // retry) publishes them again with the same event_id (issue 10: a write of their own would cost
+    // write units per event).
     const own = planWebhookEvents({ envelope, key, timestampIso: new Date(timestampMs).toISOString(), redactFields });
     const publishOwn = async () => {
       const { failed } = await publisher.publish(own);
@@ -290,7 +277,7 @@ export function createProcessor(deps: ProcessorDeps) {
         const written = new Set(known?.caller_keys ?? []);
         callerKeysToWrite = callerKeys.filter((k) => !written.has(k));
       }
-      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) }, []);
+      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) });
       if (result === 'erased') {
         deps.metrics?.erasedDropped?.();
         log.info('event dropped: its conversation was erased', { event: envelope.event });
@@ -381,7 +368,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return { processMessage, recordHandler, reconcileConversation, flushOutbox };
+  return { processMessage, recordHandler, reconcileConversation };
 }
 
 /** The audio bookkeeping after a rebuild: what the enricher brought, over what was kept. */

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { ensureTable, localDynamoDbClient } from '#local/dynamodb-local.js';
+import { ensureTable, localDynamoDbClient, streamsClientFor } from '#local/dynamodb-local.js';
+import { createStreamPump, type StreamPump } from '#local/stream-pump.js';
+import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
+import type { EventPublisher } from '#functions/ports.js';
 
 export interface TestTable {
   readonly tableName: string;
@@ -24,6 +27,23 @@ export async function createTestTable(): Promise<TestTable> {
     async drop() {
       await client.send(new DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
       client.destroy();
+    },
+  };
+}
+
+/**
+ * The table's outbox publisher as the local runtime runs it (D30): the change stream read by the pump
+ * and handed to the publisher Lambda's handler, publishing to `publisher`. `drain()` publishes what
+ * was committed so far.
+ */
+export async function createOutboxPump(table: TestTable, publisher: EventPublisher): Promise<StreamPump & { close(): Promise<void> }> {
+  const streams = await streamsClientFor(table.client, inject('dynamoEndpoint'));
+  const pump = await createStreamPump({ client: table.client, streams, tableName: table.tableName, handler: createOutboxPublisher({ publisher }) });
+  return {
+    ...pump,
+    async close() {
+      await pump.stop();
+      streams.destroy();
     },
   };
 }

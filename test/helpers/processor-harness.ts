@@ -18,7 +18,7 @@ import type { AudioArchive, ConversationSummary, EventPublisher, ThreeToneApi, T
 import { createDynamoDbRequestBudget } from '#adapters/dynamodb-request-budget.js';
 import { createEnricher, type DrainResult } from '#functions/enricher/enricher.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
-import { createTestTable, type TestTable } from './dynamodb.js';
+import { createOutboxPump, createTestTable, type TestTable } from './dynamodb.js';
 
 /** The clock of the harness's processor and enricher (the end of the fixtures' day). */
 export const HARNESS_NOW = Date.UTC(2026, 10, 20, 23, 0, 0);
@@ -78,7 +78,11 @@ export interface Harness {
   table: TestTable;
   api: FakeThreeTone;
   bus: RecordingBus;
-  /** The processor handler; after each batch it drains the enrichment queue (`settle`). */
+  /**
+   * The processor handler; after each batch it drains the enrichment queue (`settle`). Each of the
+   * harness's entry points (handler, deliver, settle, enricher, erasure) ends by publishing what the
+   * table's change stream holds (`publishOutbox`), as the outbox publisher does on AWS.
+   */
   handler: ReturnType<typeof createProcessorHandler>;
   /** Erasure by id or phone number, on the same table and bus (README "Erasure"). */
   erasure: Erasure;
@@ -91,6 +95,8 @@ export interface Harness {
   /** Delivers the bodies in batches until every message succeeded or was dead-lettered. */
   deliver(bodies: string[], opts?: { batchSize?: number; maxReceiveCount?: number; shuffle?: boolean }): Promise<{ deadLettered: string[]; attempts: number }>;
   agentDays(agentId: string): Promise<AgentDay[]>;
+  /** Publishes the events of every change committed so far (the change stream, read to its end). */
+  publishOutbox(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -153,15 +159,28 @@ export async function createHarness(
     callerHashKey: async () => TEST_CALLER_HASH_KEY,
   };
   const processor = createProcessor(deps);
-  const erasure = createErasure({
+  const pump = await createOutboxPump(table, bus);
+  /** `fn`, then the change stream published. */
+  const thenPublish =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const r = await fn(...a);
+      await pump.drain();
+      return r;
+    };
+  const erasureInner = createErasure({
     store: createDynamoDbErasureStore(table.doc, table.tableName, { tombstoneDays: 45, now }),
-    publisher: bus,
     callerHashKey: async () => TEST_CALLER_HASH_KEY,
     ...(opts.audio && { audio: opts.audio.archive }),
     now,
     sleep: async () => undefined,
   });
-  const enricher = createEnricher({
+  const erasure: Erasure = { ...erasureInner };
+  for (const k of Object.keys(erasure) as (keyof Erasure)[]) {
+    const f = erasure[k];
+    if (typeof f === 'function') (erasure as unknown as Record<string, unknown>)[k] = thenPublish(f as (...a: unknown[]) => Promise<unknown>);
+  }
+  const enricherInner = createEnricher({
     store,
     api,
     budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
@@ -171,12 +190,13 @@ export async function createHarness(
     timing: { backoffBaseMs: 0, refetchNonFinalMs: 60_000 },
     now,
   });
-  async function settle(rounds = 12): Promise<DrainResult> {
-    let last = await enricher.drain({ deadlineMs: 30_000 });
-    for (let i = 1; i < rounds && last.enriched + last.audioStored + last.failed > 0; i++) last = await enricher.drain({ deadlineMs: 30_000 });
+  const enricher: typeof enricherInner = { ...enricherInner, drain: thenPublish(enricherInner.drain) };
+  const settle = thenPublish(async (rounds: number = 12): Promise<DrainResult> => {
+    let last = await enricherInner.drain({ deadlineMs: 30_000 });
+    for (let i = 1; i < rounds && last.enriched + last.audioStored + last.failed > 0; i++) last = await enricherInner.drain({ deadlineMs: 30_000 });
     return last;
-  }
-  const handler = createProcessorHandler({ ...deps, ...(opts.enrichAfterBatch !== false && { afterBatch: () => settle() }) }, processor);
+  });
+  const handler = thenPublish(createProcessorHandler({ ...deps, ...(opts.enrichAfterBatch !== false && { afterBatch: () => settle() }) }, processor));
 
   return {
     table,
@@ -214,12 +234,17 @@ export async function createHarness(
           else queue.push(m);
         }
       }
+      await pump.drain();
       return { deadLettered, attempts };
     },
     async agentDays(agentId) {
       // Read as the query API reads them (the day's shards summed).
       return createDynamoDbQueries(table.doc, table.tableName).getAgentDays(agentId, '0000-01-01', '9999-12-31');
     },
-    close: () => table.drop(),
+    publishOutbox: () => pump.drain(),
+    async close() {
+      await pump.close();
+      await table.drop();
+    },
   };
 }

@@ -29,7 +29,6 @@ describe('reconciler', () => {
       budget: createDynamoDbRequestBudget(h.table.doc, h.table.tableName, { perMinute: 100, perHour: 1000 }),
       store,
       queue: { send: async (m) => void sent.push(m.body) },
-      publisher: h.bus,
       config: { lookbackHours: 6, reconcileGraceSeconds: 300 },
       now: () => NOW,
     });
@@ -77,19 +76,6 @@ describe('reconciler', () => {
     const updated = h.bus.distinct(DetailType.ConversationUpdated);
     const latest = updated.length ? updated[updated.length - 1]! : completed[0]!;
     expect(latest.detail).toMatchObject({ ended_at: new Date((start + 30) * 1000).toISOString() });
-  });
-
-  it('publishes outbox entries left behind past the grace period and deletes them', async () => {
-    const store = createDynamoDbConversationStore(h.table.doc, h.table.tableName, { retention: { rawEventDays: 0, transcriptDays: 0, recordDays: 0 }, now: () => NOW - 3_600_000 });
-    const orphan = busEvent(DetailType.PlatformAlert, 'orphan', '2026-11-20T11:00:00Z', { alert_type: 'system_error', message: 'x' });
-    await store.insertEvent({ kind: 'platform' }, { key: 'k1', envelope: { event: 'system_error', timestamp: 1, data: {} }, timestampMs: 1, receivedAt: 'x', rawText: '{}' }, [orphan]);
-
-    const first = await reconciler([])();
-    const second = await reconciler([])();
-
-    expect(first).toMatchObject({ published: 1, unpublished: 0 });
-    expect(second).toMatchObject({ published: 0 });
-    expect(h.bus.events.map((e) => e.detail.event_id)).toEqual([orphan.detail.event_id]);
   });
 
   it('leaves a conversation known to have ended to the enricher, and pays for each listing page from the budget', async () => {

@@ -1,0 +1,244 @@
+/**
+ * The local stand-in for Lambda's DynamoDB Streams event source (D30): reads the table's change
+ * stream and hands each batch to the same handler the outbox publisher Lambda runs, with its
+ * partial-failure contract. A batch is checkpointed only once the handler accepted it (up to the
+ * first failed record, which is retried from, after a growing wait: like the event source, which
+ * retries until it succeeds). With a `checkpointFile` (DATA_DIR/stream-checkpoint.json) the position
+ * survives a restart, so a change committed just before a crash is still published after it;
+ * DynamoDB Local keeps its stream in its data folder. A change may be published twice around a
+ * crash (same `event_id`), never skipped.
+ *
+ * Shards are read parents first; a closed shard is finished once read to its end. A shard iterator
+ * that expired (15 minutes) is asked for again from the checkpoint.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+  type Shard,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
+
+export interface StreamPumpOptions {
+  client: DynamoDBClient;
+  streams: DynamoDBStreamsClient;
+  tableName: string;
+  handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
+  /** Where the position is kept across restarts; without it, in memory (tests). */
+  checkpointFile?: string;
+  /** Wait between polls once caught up. @default 100 */
+  pollMs?: number;
+  /** Records per batch (the event source's batch size). @default 100 */
+  batchSize?: number;
+  logger?: Logger;
+}
+
+export interface StreamPump {
+  /** Reads until every shard is caught up (what was committed before the call is handed over). */
+  drain(): Promise<void>;
+  /** Polls in the background until `stop`. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface Checkpoint {
+  streamArn: string | null;
+  /** Last sequence number handed over per shard, or `done` once a closed shard was read to its end. */
+  shards: Record<string, string>;
+}
+
+const DONE = 'done';
+
+export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamPump> {
+  const log = opts.logger ?? defaultLogger;
+  const pollMs = opts.pollMs ?? 100;
+  const limit = opts.batchSize ?? 100;
+  let checkpoint: Checkpoint = { streamArn: null, shards: {} };
+  if (opts.checkpointFile) {
+    try {
+      checkpoint = JSON.parse(await readFile(opts.checkpointFile, 'utf8')) as Checkpoint;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`the stream checkpoint ${opts.checkpointFile} cannot be read; delete it to read the stream from its start`);
+    }
+  }
+  const iterators = new Map<string, string>();
+  let failures = 0;
+  let retryAt = 0;
+
+  async function save(): Promise<void> {
+    if (!opts.checkpointFile) return;
+    const tmp = `${opts.checkpointFile}.tmp`;
+    await writeFile(tmp, JSON.stringify(checkpoint));
+    await rename(tmp, opts.checkpointFile);
+  }
+
+  async function streamArn(): Promise<string> {
+    const { Table: table } = await opts.client.send(new DescribeTableCommand({ TableName: opts.tableName }));
+    const arn = table?.LatestStreamArn;
+    if (!arn) throw new Error(`table ${opts.tableName} has no change stream`);
+    if (arn !== checkpoint.streamArn) {
+      // Another stream (a new table): its position starts over.
+      checkpoint = { streamArn: arn, shards: {} };
+      iterators.clear();
+    }
+    return arn;
+  }
+
+  async function shards(arn: string): Promise<Shard[]> {
+    const all: Shard[] = [];
+    let start: string | undefined;
+    do {
+      const out = await opts.streams.send(new DescribeStreamCommand({ StreamArn: arn, ExclusiveStartShardId: start }));
+      all.push(...(out.StreamDescription?.Shards ?? []));
+      start = out.StreamDescription?.LastEvaluatedShardId;
+    } while (start);
+    return all;
+  }
+
+  async function iteratorOf(arn: string, shardId: string): Promise<string | undefined> {
+    const cached = iterators.get(shardId);
+    if (cached) return cached;
+    const seq = checkpoint.shards[shardId];
+    const out = await opts.streams.send(
+      new GetShardIteratorCommand(
+        seq ? { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: seq } : { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' },
+      ),
+    );
+    return out.ShardIterator;
+  }
+
+  /** Reads one shard as far as it goes now; false when the handler refused a record (retry later). */
+  async function pumpShard(arn: string, shardId: string): Promise<{ ok: boolean; moved: boolean }> {
+    let iterator = await iteratorOf(arn, shardId);
+    let moved = false;
+    while (iterator) {
+      let out;
+      try {
+        out = await opts.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+      } catch (err) {
+        if ((err as Error).name !== 'ExpiredIteratorException') throw err;
+        iterators.delete(shardId);
+        iterator = await iteratorOf(arn, shardId);
+        continue;
+      }
+      const records = out.Records ?? [];
+      if (records.length > 0) {
+        const response = await opts.handler({ Records: records.map(toLambdaRecord) });
+        const failedSeq = response.batchItemFailures[0]?.itemIdentifier;
+        const accepted = failedSeq === undefined ? records : records.slice(0, Math.max(0, records.findIndex((r) => r.dynamodb?.SequenceNumber === failedSeq)));
+        const last = accepted[accepted.length - 1]?.dynamodb?.SequenceNumber;
+        if (last) {
+          checkpoint.shards[shardId] = last;
+          moved = true;
+        }
+        if (failedSeq !== undefined) {
+          iterators.delete(shardId);
+          await save();
+          return { ok: false, moved };
+        }
+      }
+      iterator = out.NextShardIterator;
+      if (!iterator) {
+        // Closed and read to its end.
+        checkpoint.shards[shardId] = DONE;
+        iterators.delete(shardId);
+        moved = true;
+        break;
+      }
+      if (records.length === 0) {
+        iterators.set(shardId, iterator);
+        break;
+      }
+    }
+    if (moved) await save();
+    return { ok: true, moved };
+  }
+
+  /** One pass over the shards, parents first; resolves whether anything was handed over. */
+  async function pass(): Promise<boolean> {
+    const arn = await streamArn();
+    const list = await shards(arn);
+    const known = new Set(list.map((s) => s.ShardId));
+    const finished = (id: string | undefined) => !id || !known.has(id) || checkpoint.shards[id] === DONE;
+    let moved = false;
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const shard of list) {
+        const id = shard.ShardId!;
+        if (checkpoint.shards[id] === DONE || !finished(shard.ParentShardId)) continue;
+        const r = await pumpShard(arn, id);
+        moved ||= r.moved;
+        if (!r.ok) throw new HandlerRefused();
+        // A shard that just finished lets its children be read in this pass.
+        if (checkpoint.shards[id] === DONE) progress = true;
+      }
+    }
+    return moved;
+  }
+
+  async function drain(): Promise<void> {
+    await running;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        while (await pass());
+        return;
+      } catch (err) {
+        if (!(err instanceof HandlerRefused) || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
+      }
+    }
+  }
+
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const tick = () => {
+    if (stopped || running || Date.now() < retryAt) return;
+    running = (async () => {
+      try {
+        while (!stopped && (await pass()));
+        failures = 0;
+      } catch (err) {
+        // Refused by the bus, or the stream unreachable: retried after a growing wait, never skipped.
+        failures++;
+        retryAt = Date.now() + Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+        if (!(err instanceof HandlerRefused)) log.warn('reading the change stream failed; retrying', errorFields(err));
+      }
+    })().finally(() => (running = null));
+  };
+  return {
+    drain,
+    start() {
+      timer ??= setInterval(tick, pollMs);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+class HandlerRefused extends Error {
+  override name = 'HandlerRefused';
+}
+
+/** A record as the SDK returns it, in the shape Lambda hands a stream-triggered function. */
+function toLambdaRecord(r: StreamRecord): DynamoDBRecord {
+  return {
+    eventID: r.eventID,
+    eventName: r.eventName,
+    eventVersion: r.eventVersion,
+    eventSource: r.eventSource,
+    awsRegion: r.awsRegion,
+    dynamodb: {
+      ...r.dynamodb,
+      ApproximateCreationDateTime: r.dynamodb?.ApproximateCreationDateTime ? r.dynamodb.ApproximateCreationDateTime.getTime() / 1000 : undefined,
+    },
+  } as DynamoDBRecord;
+}
