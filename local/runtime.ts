@@ -250,11 +250,23 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     const drain = () =>
       (draining ??= enricher
         .drain({ deadlineMs: 5_000 })
-        .then((r) => void (backlog = { pending: r.pending, oldest_age_seconds: r.oldestAgeSeconds }))
+        .then((r) => {
+          backlog = { pending: r.pending, oldest_age_seconds: r.oldestAgeSeconds };
+          if (r.enriched + r.audioStored + r.failed > 0) outbox.kick();
+        })
         .catch((err: unknown) => logger.warn('enrichment run failed', { error: (err as Error).name }))
         .finally(() => (draining = null)));
     // A kick after each batch, not awaited: the next batch never waits for ThreeTone.
-    const processor = createProcessorHandler({ ...processorDeps, afterBatch: async () => void drain() }, processing);
+    const processor = createProcessorHandler(
+      {
+        ...processorDeps,
+        afterBatch: async () => {
+          outbox.kick();
+          void drain();
+        },
+      },
+      processing,
+    );
     const enrichTimer = setInterval(() => void drain(), enrichEveryMs);
     enrichTimer.unref();
     stops.push(async () => {

@@ -43,6 +43,8 @@ export interface StreamPump {
   drain(): Promise<void>;
   /** Polls in the background until `stop`. */
   start(): void;
+  /** Reads now rather than at the next poll (after a commit: events follow it within moments). */
+  kick(): void;
   stop(): Promise<void>;
 }
 
@@ -197,6 +199,8 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
   let stopped = false;
+  /** A kick while a pass runs: another pass right after it (the commit may have come after its read). */
+  let kickAgain = false;
   const tick = () => {
     if (stopped || running || Date.now() < retryAt) return;
     running = (async () => {
@@ -209,12 +213,23 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
         retryAt = Date.now() + Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
         if (!(err instanceof HandlerRefused)) log.warn('reading the change stream failed; retrying', errorFields(err));
       }
-    })().finally(() => (running = null));
+    })().finally(() => {
+      running = null;
+      if (kickAgain && !stopped) {
+        kickAgain = false;
+        tick();
+      }
+    });
   };
   return {
     drain,
     start() {
       timer ??= setInterval(tick, pollMs);
+    },
+    kick() {
+      if (!timer) return;
+      if (running) kickAgain = true;
+      else tick();
     },
     async stop() {
       stopped = true;

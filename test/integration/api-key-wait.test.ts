@@ -13,7 +13,7 @@ import { apiKeyAlert, ApiKeyNotSetError, guardApiKey } from '#functions/enricher
 import { createEnricher } from '#functions/enricher/enricher.js';
 import type { ThreeToneApi } from '#functions/ports.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
-import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
+import { createOutboxPump, createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
 import { FakeThreeTone, HARNESS_NOW, RecordingBus, sqsRecord, THRESHOLDS } from '#test/helpers/processor-harness.js';
 
 const GOOD_KEY = 'tt-live-key';
@@ -30,6 +30,7 @@ describe('a missing ThreeTone API key: facts are recorded, enrichment waits, one
   let handler: ReturnType<typeof createProcessorHandler>;
   let enricher: ReturnType<typeof createEnricher>;
   let queries: ReturnType<typeof createDynamoDbQueries>;
+  let outbox: Awaited<ReturnType<typeof createOutboxPump>>;
 
   beforeEach(async () => {
     table = await createTestTable();
@@ -73,8 +74,12 @@ describe('a missing ThreeTone API key: facts are recorded, enrichment waits, one
     });
     handler = createProcessorHandler({ ...deps, afterBatch: () => enricher.drain({ deadlineMs: 10_000 }) }, processor);
     queries = createDynamoDbQueries(table.doc, table.tableName);
+    outbox = await createOutboxPump(table, bus);
   });
-  afterEach(() => table.drop());
+  afterEach(async () => {
+    await outbox.close();
+    await table.drop();
+  });
 
   it('records the conversation from its webhook, sends no placeholder, and waits without a failure: no DLQ, no dead-letter alert', async () => {
     const record = sqsRecord(ended('c-1'), 5); // even on its last delivery
@@ -111,6 +116,7 @@ describe('a missing ThreeTone API key: facts are recorded, enrichment waits, one
     key = GOOD_KEY;
     await enricher.drain({ deadlineMs: 10_000 });
     expect(await queries.getRecord('c-1')).toMatchObject({ enrichment: 'done', duration_seconds: 42 });
+    await outbox.drain();
     expect(bus.ofType(DetailType.ConversationCompleted)).toHaveLength(1);
   });
 

@@ -1,4 +1,4 @@
-import { ALL_SHARDS, keys } from '#adapters/table-schema.js';
+import { keys } from '#adapters/table-schema.js';
 import { decompressJson } from '#adapters/compressed-json.js';
 import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

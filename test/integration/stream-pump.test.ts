@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DetailType } from '#core/bus-events.js';
+import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
+import { streamsClientFor } from '#local/dynamodb-local.js';
+import { createStreamPump } from '#local/stream-pump.js';
+import { conversationScript } from '#test/helpers/envelopes.js';
+import { body, createHarness, type Harness, RecordingBus } from '#test/helpers/processor-harness.js';
+
+describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
+  let h: Harness;
+  let dir: string;
+  beforeEach(async () => {
+    h = await createHarness();
+    dir = await mkdtemp(join(os.tmpdir(), 'pump-'));
+  });
+  afterEach(async () => {
+    await h.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function pump(bus: RecordingBus) {
+    const streams = await streamsClientFor(h.table.client, inject('dynamoEndpoint'));
+    const p = await createStreamPump({
+      client: h.table.client,
+      streams,
+      tableName: h.table.tableName,
+      handler: createOutboxPublisher({ publisher: bus }),
+      checkpointFile: join(dir, 'stream-checkpoint.json'),
+    });
+    return { ...p, close: async () => (await p.stop(), streams.destroy()) };
+  }
+  const started = (bus: RecordingBus) => bus.distinct(DetailType.ConversationStarted).map((e) => e.detail.conversation_id).sort();
+  const deliver = (id: string) => h.deliver(conversationScript({ conversationId: id, start: '2026-11-20T10:00:00Z' }).map(body));
+
+  it('publishes what was committed before it started, and after a restart only what came since', async () => {
+    await deliver('conv_a');
+    const first = new RecordingBus();
+    const p1 = await pump(first);
+    await p1.drain();
+    expect(started(first)).toEqual(['conv_a']);
+    expect(first.distinct(DetailType.ConversationEnded)).toHaveLength(1);
+    await p1.close();
+
+    // A restart: the position comes from the checkpoint file, nothing is handed over twice.
+    const second = new RecordingBus();
+    const p2 = await pump(second);
+    await p2.drain();
+    expect(second.events).toEqual([]);
+    await deliver('conv_b');
+    await p2.drain();
+    expect(started(second)).toEqual(['conv_b']);
+    await p2.close();
+  });
+
+  it('retries a change the bus refused until it is accepted, skipping nothing behind it', async () => {
+    const bus = new RecordingBus();
+    const p = await pump(bus);
+    await p.drain();
+    bus.failNextEntries = 3;
+    await deliver('conv_c');
+    await deliver('conv_d');
+    await p.drain();
+    expect(bus.failNextEntries).toBe(0);
+    expect(started(bus)).toEqual(['conv_c', 'conv_d']);
+    expect(bus.distinct(DetailType.ConversationEnded)).toHaveLength(2);
+    await p.close();
+  });
+
+  it('in the background, publishes a commit within moments', async () => {
+    const bus = new RecordingBus();
+    const p = await pump(bus);
+    p.start();
+    await deliver('conv_e');
+    const deadline = Date.now() + 10_000;
+    while (started(bus).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(started(bus)).toEqual(['conv_e']);
+    await p.close();
+  });
+});
