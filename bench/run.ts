@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { bundleBench, type BundleFigures } from './bundle-bench.js';
-import type { CostFigures } from './cost/cost-bench.js';
+import type { CostRun } from './cost/cost-bench.js';
 import { costReport } from './cost/cost-report.js';
 import type { FactsCondition, FactsFigures } from './facts-bench.js';
 import type { IngestComparison } from './ingest-bench.js';
@@ -186,7 +186,7 @@ function report(
   facts: FactsRun[] | null,
   ingest: IngestComparison | null,
   bundles: BundleFigures[] | null,
-  cost: CostFigures | null,
+  cost: CostRun | null,
 ): string {
   const lines: string[] = [];
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -304,7 +304,7 @@ function report(
     lines.push('');
     lines.push('### Cost per million conversations and key heat (issue 10)');
     lines.push('');
-    lines.push(`Reproduce alone: \`npm run bench:cost -- --conversations ${cost.options.conversations}\`.`);
+    lines.push(`Reproduce alone: \`npm run bench:cost -- --conversations ${cost.typical.options.conversations}\`.`);
     lines.push('');
     lines.push(costReport(cost));
   }
@@ -396,14 +396,14 @@ if (!values['skip-bundles']) {
   }
 }
 // In its own process: it counts log bytes at the deployed level (INFO), which this process silences.
-let cost: CostFigures | null = null;
+let cost: CostRun | null = null;
 if (!values['skip-cost']) {
   log('cost: typical conversations through the real code on DynamoDB Local');
   const out = execFileSync(process.execPath, [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), join(ROOT, 'bench/cost/run-cost.ts'), '--json', '--conversations', values['cost-conversations']!], {
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_DEV: '' },
     maxBuffer: 64 * 1024 * 1024,
   });
-  cost = JSON.parse(out.toString('utf8').trim().split('\n').at(-1)!) as CostFigures;
+  cost = JSON.parse(out.toString('utf8').trim().split('\n').at(-1)!) as CostRun;
 }
 const section = report(machine(), runtime, facts, ingest, bundles, cost);
 console.log(section);

@@ -7,9 +7,9 @@
  * partition key (table and each index), multiplied out at 200 conversations/s: system-wide (many
  * agents) and for a single agent.
  *
- * A typical conversation: call_started, conversation_started, conversation_ended, call_ended (each
- * carrying the conversation id), then ThreeTone's details with a 30-turn transcript, and its
- * recording archived (the simulator's 2-second WAV).
+ * A typical conversation (issue 10's): call_started, conversation_started, conversation_ended,
+ * call_ended (each carrying the conversation id), then ThreeTone's details with a 30-turn transcript.
+ * With `audio`, its recording is archived too (the simulator's 2-second WAV), as AUDIO_ARCHIVE does.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -29,7 +29,9 @@ import { createIngestHandler } from '#functions/ingest/ingest.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import type { AudioArchive, EventPublisher } from '#functions/ports.js';
 import { createFileAudioArchive } from '#local/file-audio-archive.js';
-import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from '#local/dynamodb-local.js';
+import { ensureTable, localDynamoDbClient, startDynamoDbLocal, streamsClientFor } from '#local/dynamodb-local.js';
+import { createStreamPump } from '#local/stream-pump.js';
+import { createOutboxPublisher, outboxOf } from '#functions/outbox-publisher/outbox-publisher.js';
 import { startThreeToneSimulator } from '#local/threetone-simulator.js';
 import { conversationEvents, createRng } from '#local/traffic.js';
 import { type IndexShape, meterDynamoDb } from './capacity-meter.js';
@@ -44,7 +46,12 @@ export interface CostOptions {
   memoryMb: number;
   /** Conversations per second the key-heat table multiplies out to. */
   rate: number;
+  /** AUDIO_ARCHIVE: each conversation's recording is archived (S3 priced). */
+  audio: boolean;
 }
+
+/** Records per invocation of the outbox publisher: its event source's batch size, full at production rates. */
+const STREAM_BATCH = 100;
 
 export interface ServiceLine {
   service: string;
@@ -80,6 +87,12 @@ export interface CostFigures {
   tableItems: { item: string; wcu: number }[];
 }
 
+/** Issue 10's typical conversation, and the same with its recording archived. */
+export interface CostRun {
+  typical: CostFigures;
+  withAudio: CostFigures;
+}
+
 const SECRET = 'bench-secret';
 const GB = 2 ** 30;
 
@@ -94,6 +107,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
   const sim = await startThreeToneSimulator({ rateLimitPerMinute: 0, seed: 7 });
   const logBytes = { n: 0 };
   let audioDir: string | undefined;
+  let stopPump: (() => Promise<void>) | undefined;
   const origWrite = process.stdout.write.bind(process.stdout);
   try {
     const client = localDynamoDbClient(ddb.endpoint);
@@ -101,7 +115,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     await ensureTable(client, tableName);
     const meter = meterDynamoDb(client, ddb.endpoint, indexes);
     const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-    const env = { TABLE_NAME: tableName, THREETONE_API_URL: sim.url };
+    const env = { TABLE_NAME: tableName, THREETONE_API_URL: sim.url, AUDIO_ARCHIVE: String(opts.audio) };
     const config = loadProcessorConfig(env);
     const store = createDynamoDbConversationStore(doc, tableName, { retention: config.retention });
 
@@ -128,6 +142,29 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       secrets: { get: async () => [SECRET] },
       config: loadIngestConfig({}),
     });
+    // The table's change stream, read as Lambda's event source would hand it to the outbox publisher.
+    const streams = await streamsClientFor(client, ddb.endpoint);
+    const stream = { records: 0, ms: 0 };
+    const outboxHandler = createOutboxPublisher({ publisher });
+    const pump = await createStreamPump({
+      client,
+      streams,
+      tableName,
+      handler: async (event) => {
+        // Lambda's filter lets through only changes that carry events; the handler's time is measured.
+        stream.records += event.Records.filter((r) => outboxOf(r).length > 0).length;
+        const t = performance.now();
+        try {
+          return await outboxHandler(event);
+        } finally {
+          stream.ms += performance.now() - t;
+        }
+      },
+    });
+    stopPump = async () => {
+      await pump.stop();
+      streams.destroy();
+    };
     const processor = createProcessor({ store, publisher, config, callerHashKey: async () => 'bench-caller-key' });
     const handler = createProcessorHandler({ store, publisher, config }, processor);
     // Audio archiving as `npm start` does it (files), counting what S3 would bill: a recording under
@@ -149,7 +186,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     const enricher = createEnricher({
       store,
       api: threeTone,
-      audio: { api: threeTone, archive },
+      ...(opts.audio && { audio: { api: threeTone, archive } }),
       budget: createDynamoDbRequestBudget(doc, tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
       rebuild: processor.reconcileConversation,
       config: { giveUpHours: config.enrichment.giveUpHours },
@@ -222,10 +259,12 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
         };
         const out = await timed('processor', () => handler(event));
         if (out.batchItemFailures.length) throw new Error('a processor batch failed');
+        await pump.drain();
       }
       // The enricher: one run takes what is due (on AWS a scheduled run polls; its idle time is a fixed cost).
       for (let round = 0; round < 20; round++) {
         const r = await timed('enricher', () => enricher.drain({ deadlineMs: 60_000, maxItems: n }));
+        await pump.drain();
         if (r.enriched + r.failed + r.audioStored === 0) break;
       }
     }
@@ -244,6 +283,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       meter.reset();
       for (const t of [events, handlerMs, invocations]) for (const k of Object.keys(t.m)) delete t.m[k];
       eventChunks.n = 0;
+      stream.records = stream.ms = 0;
       sqs.sends = sqs.receives = sqs.deletes = 0;
       s3.puts = s3.bytes = 0;
       logBytes.n = 0;
@@ -298,13 +338,17 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       line('Lambda', `${fn}: invocations`, inv(fn), PRICES.lambdaRequest);
       line('Lambda', `${fn}: GB-s (${opts.memoryMb} MB × measured handler time)`, gbs(fn), PRICES.lambdaGbSecondArm);
     }
+    const streamInvocations = per(stream.records) / STREAM_BATCH;
+    line('Lambda', `outbox publisher: invocations (${num2(per(stream.records))} changes with events per conversation, ${STREAM_BATCH} a batch)`, streamInvocations, PRICES.lambdaRequest);
+    line('Lambda', `outbox publisher: GB-s (${opts.memoryMb} MB × measured handler time)`, per(stream.ms / 1000) * (opts.memoryMb / 1024), PRICES.lambdaGbSecondArm);
+    line('DynamoDB Streams', 'reads by the Lambda event source (free)', 0, 0);
     const wruRules = per(estimated.table + Object.values(estimated.indexes).reduce((a, b) => a + b, 0));
     line('DynamoDB', 'write request units (table + indexes, by AWS\'s rules)', wruRules, PRICES.dynamoWru);
     line('DynamoDB', 'read request units (reads as reported + transactional condition checks)', per(rru + meter.checkReadUnits), PRICES.dynamoRru);
     line('S3', 'audio uploads (PUT requests; a multipart upload: one per 5 MiB part, plus two)', per(s3.puts), PRICES.s3PutRequest);
     line('S3', `audio storage for a month (${Math.round(per(s3.bytes) / 1024)} KiB recordings, AUDIO_RETENTION_DAYS 90: three months each)`, (per(s3.bytes) / GB) * 3, PRICES.s3StorageGbMonth);
     line('EventBridge', `events published (${Object.entries(events.m).map(([k, v]) => `${k} ${+(v / n).toFixed(2)}`).join(', ')})`, eventsPer, PRICES.eventBridgeEvent);
-    const platformLogs = (inv('ingest') + inv('processor') + inv('enricher')) * LAMBDA_PLATFORM_LOG_BYTES;
+    const platformLogs = (inv('ingest') + inv('processor') + inv('enricher') + streamInvocations) * LAMBDA_PLATFORM_LOG_BYTES;
     line('CloudWatch Logs', 'bytes ingested: function lines at INFO + Lambda START/END/REPORT', logsPer + platformLogs, PRICES.logsIngestedGb / GB);
     const total = lines.reduce((s, l) => s + l.dollarsPerMillion, 0);
     const reportedTotal = wru * PRICES.dynamoWru * 1e6;
@@ -334,6 +378,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
   } finally {
     process.stdout.write = origWrite;
     if (audioDir) await rm(audioDir, { recursive: true, force: true }).catch(() => undefined);
+    await stopPump?.();
     await sim.close();
     await ddb.stop();
   }
@@ -388,3 +433,5 @@ function classOf(key: string): string {
 }
 
 export { TABLE };
+
+const num2 = (x: number) => +x.toFixed(2);

@@ -1,5 +1,5 @@
 /** The cost benchmark's figures as markdown (BENCHMARKS.md section "Cost per million conversations"). */
-import type { CostFigures, HeatLine } from './cost-bench.js';
+import type { CostRun, HeatLine } from './cost-bench.js';
 
 const money = (n: number) => `$${n.toFixed(2)}`;
 const num = (n: number, d = 2) => (Math.round(n * 10 ** d) / 10 ** d).toLocaleString('en-US');
@@ -8,8 +8,14 @@ function heatRows(lines: HeatLine[], top = 12): string[] {
   return lines.slice(0, top).map((h) => `| ${h.where} | \`${h.key}\` | ${num(h.wcuPerConversation, 3)} | ${num(h.wcuPerSecond, 1)} |`);
 }
 
-export function costReport(f: CostFigures): string {
+export function costReport(run: CostRun): string {
+  const f = run.typical;
+  const a = run.withAudio;
   const o = f.options;
+  // The same lines in the same order: what archiving each recording adds.
+  const added = a.lines
+    .map((l, i) => ({ l, d: l.dollarsPerMillion - (f.lines[i]?.dollarsPerMillion ?? 0) }))
+    .filter((x) => Math.abs(x.d) >= 0.01);
   const out: string[] = [];
   out.push(
     `Typical conversation: \`call_started\`, \`conversation_started\`, \`conversation_ended\`, \`call_ended\`, then ThreeTone's details with a 30-turn transcript; ${o.conversations} conversations over 50 agents, processor batches of ${o.batchSize}, ${o.memoryMb} MB functions. Prices: \`bench/cost/prices.ts\` (${f.prices.region} list prices as of ${f.prices.asOf}).`,
@@ -20,6 +26,12 @@ export function costReport(f: CostFigures): string {
     `| **total** | | | **${money(f.total)}** |`,
     '',
     `With DynamoDB Local's own write-unit accounting (it charges transactions about twice what AWS documents) the total would be ${money(f.totalAsReported)}.`,
+    '',
+    `**With each recording archived** (\`AUDIO_ARCHIVE\`, on by default; measured in a second run): **${money(a.total)}** per million conversations. What archiving adds:`,
+    '',
+    '| service | what | $ per million conversations added |',
+    '|---|---|---:|',
+    ...added.map((x) => `| ${x.l.service} | ${x.l.what} | ${money(x.d)} |`),
     '',
     `DynamoDB write units per conversation as reported: table ${num(f.wcuReported.table)}, ${Object.entries(f.wcuReported.indexes)
       .map(([k, v]) => `${k} ${num(v)}`)
