@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CustomMetric } from '#lib/constructs/monitoring.js';
+import { PROJECT_ROOT } from '#lib/stateless-stack.js';
 import { logicalId, synthPipeline } from './support.js';
 
 const { statelessTemplate: template, statefulTemplate, stateless, stateful, config } = synthPipeline();
@@ -139,6 +142,11 @@ describe('alarms', () => {
       Dimensions: dims,
       Threshold: 10,
     });
+  });
+
+  it('has a runbook row for every alarm (the descriptions point to it)', () => {
+    const runbook = readFileSync(join(PROJECT_ROOT, 'docs', 'aws-deployment.md'), 'utf8');
+    for (const a of Object.values(alarms)) expect(runbook).toContain(`| **${a.node.id}** |`);
   });
 
   it('treats missing data as not breaching (idle is healthy)', () => {
