@@ -22,7 +22,7 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
   const stateful = new StatefulStack(app, `${config.stackPrefix}-Stateful`, {
     env,
     tags,
-    description: 'ThreeTone pipeline: table, work queue and DLQ, event bus and archive, secrets, audio bucket (stateful)',
+    description: 'ThreeTone pipeline: table and its stream, work queue and DLQ, stream DLQ, event bus and archive, secrets, audio bucket (stateful)',
     config,
   });
   const stateless = new StatelessStack(app, `${config.stackPrefix}-Stateless`, {
@@ -38,10 +38,11 @@ export function createPipeline(app: App, config: PipelineConfig, options: Pipeli
     audioBucket: stateful.audioBucket,
     queue: stateful.queue,
     deadLetterQueue: stateful.deadLetterQueue,
+    streamDeadLetterQueue: stateful.streamDeadLetterQueue,
     alarmTopic: stateful.alarmTopic,
     functionsDir: options.functionsDir,
   });
-  stateless.addStackDependency(stateful, 'references the table, queues, bus, secrets and audio bucket');
+  stateless.addStackDependency(stateful, 'references the table and its stream, queues, bus, secrets and audio bucket');
 
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stateful, stateless };

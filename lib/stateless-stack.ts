@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -10,11 +9,13 @@ import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.js';
 import { ConversationEnricher } from './constructs/conversation-enricher.js';
 import { ConversationErasure } from './constructs/conversation-erasure.js';
+import type { StreamingTable } from './constructs/conversation-table.js';
 import { ConversationProcessor } from './constructs/conversation-processor.js';
 import { ConversationQuery } from './constructs/conversation-query.js';
 import { LiveStream } from './constructs/live-stream.js';
 import { Monitoring } from './constructs/monitoring.js';
 import type { FunctionDefaults } from './constructs/node-function.js';
+import { OutboxPublisher } from './constructs/outbox-publisher.js';
 import { PipelineApi } from './constructs/pipeline-api.js';
 import { Reconciler } from './constructs/reconciler.js';
 import { WebhookIngest } from './constructs/webhook-ingest.js';
@@ -24,7 +25,8 @@ export const PROJECT_ROOT = join(import.meta.dirname, '..');
 
 export interface StatelessStackProps extends StackProps {
   readonly config: PipelineConfig;
-  readonly table: ITable;
+  /** With its change stream: the outbox publisher's event source needs the stream's ARN. */
+  readonly table: StreamingTable;
   readonly bus: IEventBus;
   readonly webhookSecret: ISecret;
   readonly apiKeySecret: ISecret;
@@ -35,17 +37,20 @@ export interface StatelessStackProps extends StackProps {
   /** The work queue and its DLQ (stateful stack: accepted webhooks outlive this stack). */
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The change stream's DLQ (stateful stack: the record of changes whose events were not published). */
+  readonly streamDeadLetterQueue: IQueue;
   /** The stateful stack's alarm topic. */
   readonly alarmTopic: ITopic;
   /**
-   * Directory holding `<name>/handler.ts` for ingest, processor, query and reconciler.
+   * Directory holding `<name>/handler.ts` for each function (ingest, processor, outbox-publisher, ...).
    * @default `<project root>/functions`
    */
   readonly functionsDir?: string;
 }
 
 /**
- * Everything that can be destroyed and redeployed without losing data: the HTTP API, the functions,
+ * Everything that can be destroyed and redeployed without losing data: the HTTP API, the functions
+ * (the outbox publisher's stream event source included: it resumes from the stream's oldest record),
  * the reconciler schedule, alarms and the dashboard. It holds no accepted data: the queues, table,
  * bus and secrets it uses are the stateful stack's.
  */
@@ -56,6 +61,7 @@ export class StatelessStack extends Stack {
   public readonly enrichment: ConversationEnricher;
   public readonly query: ConversationQuery;
   public readonly erasure: ConversationErasure;
+  public readonly outboxPublisher: OutboxPublisher;
   public readonly reconciler: Reconciler;
   public readonly monitoring: Monitoring;
   public readonly live: LiveStream;
@@ -111,11 +117,18 @@ export class StatelessStack extends Stack {
       settings: config.erasure.settings,
     });
 
+    this.outboxPublisher = new OutboxPublisher(this, 'Outbox', {
+      defaults,
+      entry: entry('outbox-publisher'),
+      table: props.table,
+      bus: props.bus,
+      deadLetterQueue: props.streamDeadLetterQueue,
+    });
+
     this.reconciler = new Reconciler(this, 'Reconcile', {
       defaults,
       entry: entry('reconciler'),
       table: props.table,
-      bus: props.bus,
       queue: props.queue,
       apiKeySecret: props.apiKeySecret,
       every: Duration.minutes(config.reconciler.scheduleMinutes),
@@ -149,9 +162,11 @@ export class StatelessStack extends Stack {
         query: this.query.handler.function,
         reconciler: this.reconciler.handler.function,
         enricher: this.enrichment.handler.function,
+        outboxPublisher: this.outboxPublisher.handler.function,
       },
       queue: props.queue,
       deadLetterQueue: props.deadLetterQueue,
+      streamDeadLetterQueue: props.streamDeadLetterQueue,
       reconcilerSchedule: this.reconciler.schedule,
       apiKeySecret: props.apiKeySecret,
       apiStage: this.api.stage,

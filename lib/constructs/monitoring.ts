@@ -44,9 +44,12 @@ export interface MonitoringProps {
     readonly query: IFunction;
     readonly reconciler: IFunction;
     readonly enricher: IFunction;
+    readonly outboxPublisher: IFunction;
   };
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The outbox publisher's on-failure destination: batches of changes whose events were never published. */
+  readonly streamDeadLetterQueue: IQueue;
   /** The rule that runs the reconciler: if it cannot invoke it, no reconciler error would ever show. */
   readonly reconcilerSchedule: IRule;
   /** The secret an operator must set when ThreeTone refuses the key (named in that alarm). */
@@ -66,6 +69,8 @@ export interface MonitoringProps {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+/** How late (stream record age, ms) the outbox publisher may fall before events count as late. */
+const OUTBOX_LATE_MS = Duration.minutes(5).toMilliseconds();
 const RUNBOOK = 'Runbook: docs/aws-deployment.md, "Alarms and what to do"';
 
 /**
@@ -86,7 +91,10 @@ export class Monitoring extends Construct {
     | 'threeToneThrottled'
     | 'threeToneApiKeyMissing'
     | 'enrichmentBacklog'
-    | 'enricherErrors',
+    | 'enricherErrors'
+    | 'outboxPublisherErrors'
+    | 'outboxLate'
+    | 'streamDeadLetterQueue',
     Alarm
   >;
 
@@ -201,6 +209,25 @@ export class Monitoring extends Construct {
         3,
         "Enricher runs failed; ThreeTone's details are not being fetched (the processor's short drains still try).",
       ),
+      outboxPublisherErrors: alarm(
+        'OutboxPublisherErrors',
+        fn.outboxPublisher.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
+        1,
+        'Outbox publisher invocations failed as a whole (crash, timeout, configuration error); the stream retries the batch, so events are delayed, not lost, until the records expire (24 h).',
+      ),
+      outboxLate: alarm(
+        'OutboxPublisherIteratorAge',
+        // IteratorAge is in milliseconds: the age of the last record of each batch when it was read.
+        fn.outboxPublisher.metric('IteratorAge', { statistic: 'Maximum', period: FIVE_MINUTES }),
+        OUTBOX_LATE_MS,
+        'The outbox publisher reads table changes 5 minutes or more after they were committed: bus events are late (the bus refuses them, or the function fails or is throttled). Changes expire from the stream after 24 hours.',
+      ),
+      streamDeadLetterQueue: alarm(
+        'StreamDeadLetterQueueNotEmpty',
+        props.streamDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        1,
+        "A batch of table changes could not be published for 24 hours and left the stream: their bus events were never published (the changes themselves are in the table; the message names the batch's shard and sequence numbers).",
+      ),
     };
 
     const perMinute = (metricName: string, label: string) =>
@@ -252,6 +279,7 @@ export class Monitoring extends Construct {
           fn.processor.metricErrors({ ...minute, label: 'processor' }),
           fn.query.metricErrors({ ...minute, label: 'query' }),
           fn.reconciler.metricErrors({ ...minute, label: 'reconciler' }),
+          fn.outboxPublisher.metricErrors({ ...minute, label: 'outbox publisher' }),
           props.apiStage.metricServerError({ ...minute, statistic: 'Sum', label: 'API 5xx' }),
           perMinute(CustomMetric.DeadLettered, 'dead-lettered'),
         ],
@@ -278,12 +306,20 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Enrichment backlog (waiting for ThreeTone)',
-        width: 24,
+        width: 12,
         left: [
           new Metric({ namespace: METRICS_NAMESPACE, metricName: CustomMetric.EnrichmentsPending, dimensionsMap: { service: props.serviceName }, statistic: 'Maximum', period: Duration.minutes(1), label: 'conversations waiting' }),
         ],
         right: [
           new Metric({ namespace: METRICS_NAMESPACE, metricName: CustomMetric.OldestEnrichmentAgeSeconds, dimensionsMap: { service: props.serviceName }, statistic: 'Maximum', period: Duration.minutes(1), label: 'oldest waiting (s)' }),
+        ],
+      }),
+      new GraphWidget({
+        title: 'Events from the change stream (outbox publisher)',
+        width: 12,
+        left: [fn.outboxPublisher.metric('IteratorAge', { ...minute, statistic: 'Maximum', label: 'iterator age, max (ms)' })],
+        right: [
+          props.streamDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ ...minute, statistic: 'Maximum', label: 'stream dead-letter queue' }),
         ],
       }),
     );

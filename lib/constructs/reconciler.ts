@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -12,7 +12,6 @@ export interface ReconcilerProps {
   readonly defaults: FunctionDefaults;
   readonly entry: string;
   readonly table: ITable;
-  readonly bus: IEventBus;
   /** Repairs are queued here, for the processor (one code path for every change). */
   readonly queue: IQueue;
   readonly apiKeySecret: ISecret;
@@ -24,7 +23,9 @@ export interface ReconcilerProps {
 
 /**
  * On a schedule: lists recent conversations from ThreeTone and queues a repair for any the table
- * missed, and publishes outbox entries a crash left behind.
+ * missed (a webhook never arrived, or its processing was dead-lettered). It publishes nothing and
+ * deletes nothing: every committed change's events are published from the table's change stream
+ * (OutboxPublisher, docs/decisions.md D30), so there is no outbox left to sweep.
  */
 export class Reconciler extends Construct {
   public readonly handler: NodeFunction;
@@ -37,16 +38,16 @@ export class Reconciler extends Construct {
     this.handler = new NodeFunction(this, 'Reconciler', {
       defaults: props.defaults,
       entry: props.entry,
-      description: 'Repairs conversations missed by the webhooks and publishes stranded outbox entries',
+      description: 'Repairs conversations missed by the webhooks (queues a synthetic end for the processor)',
       // Finishes well before the next run starts.
       timeout: Duration.seconds(Math.min(300, every.toSeconds())),
       // The next scheduled run does the same work; a retry would only add calls against ThreeTone's quota.
       retryAttempts: 0,
     })
-      // GetItem/Query/DeleteItem: records and the outbox sweep; UpdateItem/PutItem/ConditionCheckItem:
-      // the shared ThreeTone request budget.
-      .bindTable(props.table, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'])
-      .bindEventBus(props.bus)
+      // GetItem: a conversation's record, and the budget's block; UpdateItem/ConditionCheckItem (in
+      // one TransactWriteItems) and PutItem: the shared ThreeTone request budget. No Query, no
+      // DeleteItem, no bus: the outbox sweep is gone.
+      .bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'])
       .bindQueue(props.queue, ['sqs:SendMessage'])
       .bindSecret('THREETONE_API_KEY_SECRET_ARN', props.apiKeySecret)
       .setSettings(threeToneClientEnv(props.threeTone))

@@ -12,7 +12,7 @@ import { createPipeline } from '#lib/pipeline.js';
 import { PROJECT_ROOT } from '#lib/stateless-stack.js';
 import { CDK_JSON_CONTEXT } from './support.js';
 
-const ENTRIES = ['ingest', 'processor', 'query', 'erasure', 'reconciler', 'enricher', 'live-publisher'].map((name) => join(PROJECT_ROOT, 'functions', name, 'handler.ts'));
+const ENTRIES = ['ingest', 'processor', 'query', 'erasure', 'reconciler', 'enricher', 'live-publisher', 'outbox-publisher'].map((name) => join(PROJECT_ROOT, 'functions', name, 'handler.ts'));
 
 describe('full synth: real bundles, strict CloudFormation validation, cdk-nag', () => {
   it('bundles every handler as minified ESM with the SDK inside and passes every check', { timeout: 180_000 }, () => {

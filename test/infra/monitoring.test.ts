@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CustomMetric } from '#lib/constructs/monitoring.js';
+import { PROJECT_ROOT } from '#lib/stateless-stack.js';
 import { logicalId, synthPipeline } from './support.js';
 
 const { statelessTemplate: template, statefulTemplate, stateless, stateful, config } = synthPipeline();
@@ -13,7 +16,7 @@ const alarmProps = (alarm: keyof typeof alarms) => template.toJSON().Resources[l
 describe('alarms', () => {
   it('notifies the topic on alarm and on recovery, for every alarm', () => {
     const all = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(all).toHaveLength(11);
+    expect(all).toHaveLength(14);
     for (const a of all) {
       expect(isTopic(a.Properties.AlarmActions)).toBe(true);
       expect(isTopic(a.Properties.OKActions)).toBe(true);
@@ -74,6 +77,42 @@ describe('alarms', () => {
     });
   });
 
+  it("fires when the outbox publisher reads changes 5 minutes or more after their commit (IteratorAge, in ms): events are late", () => {
+    expect(alarmProps('outboxLate')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'IteratorAge',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stateless.outboxPublisher.handler.function) } }],
+      Statistic: 'Maximum',
+      Threshold: 5 * 60 * 1000,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('fires as soon as one batch of changes is in the stream dead-letter queue (events never published)', () => {
+    expect(alarmProps('streamDeadLetterQueue')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+    });
+    const dimensions = JSON.stringify(alarmProps('streamDeadLetterQueue').Dimensions);
+    expect(dimensions).toContain(logicalId(stateful.streamDeadLetterQueue));
+    expect(dimensions).not.toContain(logicalId(stateful.deadLetterQueue));
+    expect(JSON.stringify(alarmProps('streamDeadLetterQueue').AlarmDescription)).toContain('24 hours');
+  });
+
+  it('fires on outbox publisher errors', () => {
+    expect(alarmProps('outboxPublisherErrors')).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(stateless.outboxPublisher.handler.function) } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+    });
+  });
+
   it('fires on 5xx answers of the HTTP API', () => {
     expect(alarmProps('api5xx')).toMatchObject({
       Namespace: 'AWS/ApiGateway',
@@ -103,6 +142,11 @@ describe('alarms', () => {
       Dimensions: dims,
       Threshold: 10,
     });
+  });
+
+  it('has a runbook row for every alarm (the descriptions point to it)', () => {
+    const runbook = readFileSync(join(PROJECT_ROOT, 'docs', 'aws-deployment.md'), 'utf8');
+    for (const a of Object.values(alarms)) expect(runbook).toContain(`| **${a.node.id}** |`);
   });
 
   it('treats missing data as not breaching (idle is healthy)', () => {
@@ -196,6 +240,12 @@ describe('dashboard', () => {
     for (const metric of ['Latency', 'Duration', 'Errors', '5xx', 'ApproximateAgeOfOldestMessage']) {
       expect(body).toContain(`\\"${metric}\\"`);
     }
+  });
+
+  it("shows the outbox publisher's lag and errors and the stream dead-letter queue", () => {
+    expect(body).toContain('\\"IteratorAge\\"');
+    expect(body).toContain(logicalId(stateless.outboxPublisher.handler.function));
+    expect(body).toContain(logicalId(stateful.streamDeadLetterQueue));
   });
 
   it('shows the state of every alarm', () => {

@@ -47,6 +47,13 @@ describe('stateful stack (defaults)', () => {
     });
   });
 
+  it('streams every change of the table with both images: the view type of table-schema.ts, which the outbox publisher reads', () => {
+    expect(TABLE.stream).toBe('NEW_AND_OLD_IMAGES');
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: TABLE.stream } });
+    // The stateless stack reads it through the stream ARN this stack publishes.
+    expect(stateful.table.tableStreamArn).toBeDefined();
+  });
+
   it('keeps the table when the stack is deleted or the table replaced, and protects it from deletion', () => {
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
@@ -106,11 +113,45 @@ describe('stateful stack (defaults)', () => {
   });
 
   it('outputs what the deploy guide needs', () => {
-    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'WorkQueueUrl', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
+    for (const name of ['AlarmTopicArn', 'DeadLetterQueueArn', 'StreamDeadLetterQueueUrl', 'WorkQueueUrl', 'TableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'WebhookSecretArn', 'ApiKeySecretArn']) {
       template.hasOutput(name, {});
     }
     // Replay sends to the work queue itself (redrive's destination is the DLQ's source queue).
     template.hasOutput('WorkQueueUrl', { Value: { Ref: logicalId(stateful.queue) } });
+    // What an operator reads when StreamDeadLetterQueueNotEmpty fires.
+    template.hasOutput('StreamDeadLetterQueueUrl', { Value: { Ref: logicalId(stateful.streamDeadLetterQueue) } });
+  });
+});
+
+describe('stream dead-letter queue (changes whose events were not published)', () => {
+  const dlq = resources[logicalId(stateful.streamDeadLetterQueue)]!;
+
+  it('is a queue of its own in the stateful stack, retained on deletion and replacement', () => {
+    // It holds the only record of changes whose events never reached the bus: it must outlive a
+    // redeploy or deletion of the stateless stack, like the webhook queues.
+    expect(dlq.Type).toBe('AWS::SQS::Queue');
+    expect(logicalId(stateful.streamDeadLetterQueue)).not.toBe(logicalId(stateful.deadLetterQueue));
+    template.resourceCountIs('AWS::SQS::Queue', 3);
+    statelessTemplate.resourceCountIs('AWS::SQS::Queue', 0);
+    expect(dlq.DeletionPolicy).toBe('Retain');
+    expect(dlq.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('is encrypted (SQS-managed), keeps messages 14 days and has no DLQ of its own', () => {
+    expect(dlq.Properties.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+    expect(dlq.Properties.RedrivePolicy).toBeUndefined();
+  });
+
+  it('denies every request without TLS', () => {
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: logicalId(stateful.streamDeadLetterQueue) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
   });
 });
 
