@@ -111,7 +111,6 @@ export class StatelessStack extends Stack {
       defaults,
       entry: entry('erasure'),
       table: props.table,
-      bus: props.bus,
       callerKeySecret: props.callerKeySecret,
       audioBucket: props.audioBucket,
       settings: config.erasure.settings,

@@ -36,6 +36,8 @@ import { startThreeToneSimulator } from '#local/threetone-simulator.js';
 import { conversationEvents, createRng } from '#local/traffic.js';
 import { type IndexShape, meterDynamoDb } from './capacity-meter.js';
 import { LAMBDA_PLATFORM_LOG_BYTES, PRICES } from './prices.js';
+import { SystemLogLevel } from 'aws-cdk-lib/aws-lambda';
+import { SYSTEM_LOG_LEVEL } from '#lib/constructs/node-function.js';
 
 export interface CostOptions {
   /** Conversations per scenario (after a warm-up). */
@@ -348,8 +350,9 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     line('S3', 'audio uploads (PUT requests; a multipart upload: one per 5 MiB part, plus two)', per(s3.puts), PRICES.s3PutRequest);
     line('S3', `audio storage for a month (${Math.round(per(s3.bytes) / 1024)} KiB recordings, AUDIO_RETENTION_DAYS 90: three months each)`, (per(s3.bytes) / GB) * 3, PRICES.s3StorageGbMonth);
     line('EventBridge', `events published (${Object.entries(events.m).map(([k, v]) => `${k} ${+(v / n).toFixed(2)}`).join(', ')})`, eventsPer, PRICES.eventBridgeEvent);
-    const platformLogs = (inv('ingest') + inv('processor') + inv('enricher') + streamInvocations) * LAMBDA_PLATFORM_LOG_BYTES;
-    line('CloudWatch Logs', 'bytes ingested: function lines at INFO + Lambda START/END/REPORT', logsPer + platformLogs, PRICES.logsIngestedGb / GB);
+    // Lambda's START/END/REPORT lines, unless the functions' system log level drops them (lib/constructs/node-function.ts).
+    const platformLogs = [SystemLogLevel.INFO, SystemLogLevel.DEBUG].includes(SYSTEM_LOG_LEVEL) ? (inv('ingest') + inv('processor') + inv('enricher') + streamInvocations) * LAMBDA_PLATFORM_LOG_BYTES : 0;
+    line('CloudWatch Logs', `bytes ingested: function lines at INFO${platformLogs > 0 ? ' + Lambda START/END/REPORT' : ` (Lambda's own lines at ${SYSTEM_LOG_LEVEL}: none)`}`, logsPer + platformLogs, PRICES.logsIngestedGb / GB);
     const total = lines.reduce((s, l) => s + l.dollarsPerMillion, 0);
     const reportedTotal = wru * PRICES.dynamoWru * 1e6;
     const totalAsReported = total - lines.find((l) => l.service === 'DynamoDB' && l.what.startsWith('write'))!.dollarsPerMillion + reportedTotal;

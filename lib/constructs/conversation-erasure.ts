@@ -1,6 +1,5 @@
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { type ErasureSettings, erasureEnv } from '#functions/config.js';
@@ -10,7 +9,6 @@ export interface ConversationErasureProps {
   readonly defaults: FunctionDefaults;
   readonly entry: string;
   readonly table: ITable;
-  readonly bus: IEventBus;
   /** The caller lookup key (the processor hashes phone numbers under it). */
   readonly callerKeySecret: ISecret;
   /** Archived recordings: an erased conversation's is deleted. */
@@ -21,7 +19,7 @@ export interface ConversationErasureProps {
 /**
  * What erasure does on the table: read the record, tombstone and scopes (GetItem, Query), delete the
  * record conditioned on its `rev` or check its absence (DeleteItem, ConditionCheckItem), correct the
- * aggregates (UpdateItem), put tombstones and the `Conversation Erased` outbox entry (PutItem).
+ * aggregates (UpdateItem), put tombstones, the conversation's carrying `Conversation Erased` for the change stream (PutItem).
  */
 export const ERASURE_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:GetItem',
@@ -48,7 +46,6 @@ export class ConversationErasure extends Construct {
       timeout: undefined,
     })
       .bindTable(props.table, ERASURE_TABLE_ACTIONS)
-      .bindEventBus(props.bus)
       .bindSecret('CALLER_KEY_SECRET_ARN', props.callerKeySecret)
       .bindAudioBucket(props.audioBucket, ['s3:DeleteObject'])
       .setSettings(erasureEnv(props.settings));

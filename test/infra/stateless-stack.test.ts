@@ -65,6 +65,11 @@ describe('function defaults (one construct for all)', () => {
     expect(props.FunctionName).toBeUndefined();
   });
 
+  it.each(Object.keys(functions) as Name[])("%s: JSON logs at the Powertools level, without Lambda's START/END/REPORT lines", (name) => {
+    const { LoggingConfig: logging } = fnProps(name);
+    expect(logging).toMatchObject({ LogFormat: 'JSON', ApplicationLogLevel: envOf(name).POWERTOOLS_LOG_LEVEL, SystemLogLevel: 'WARN' });
+  });
+
   it.each(Object.keys(functions) as Name[])('%s: Powertools settings, source maps, no event logging', (name) => {
     expect(envOf(name)).toMatchObject({
       POWERTOOLS_SERVICE_NAME: 'threetone-pipeline',
@@ -150,10 +155,10 @@ describe('environment variables: exactly what each function reads', () => {
     expect(refersTo(JSON.stringify(env.AUDIO_BUCKET_NAME), stateful.audioBucket)).toBe(true);
   });
 
-  it('erasure: the table, the bus, the caller lookup key and the tombstone retention', () => {
+  it('erasure: the table, the caller lookup key and the tombstone retention (no bus: the change stream publishes Conversation Erased)', () => {
     const env = envOf('erasure');
     expect(Object.keys(env).sort()).toEqual(
-      [...COMMON_ENV, 'TABLE_NAME', 'EVENT_BUS_NAME', 'CALLER_KEY_SECRET_ARN', 'AUDIO_BUCKET_NAME', ...Object.keys(erasureEnv(config.erasure.settings))].sort(),
+      [...COMMON_ENV, 'TABLE_NAME', 'CALLER_KEY_SECRET_ARN', 'AUDIO_BUCKET_NAME', ...Object.keys(erasureEnv(config.erasure.settings))].sort(),
     );
     expect(refersTo(JSON.stringify(env.AUDIO_BUCKET_NAME), stateful.audioBucket)).toBe(true);
     expect(env).toMatchObject({ ERASURE_TOMBSTONE_DAYS: '45' });
@@ -254,7 +259,7 @@ describe('IAM: each function may do exactly what its code does', () => {
     expectAudioObjects(statements, ['s3:GetObject']);
   });
 
-  it('erasure: items of the table (no index write), publish, read the caller lookup key; the query function stays read-only', () => {
+  it('erasure: items of the table (no index write), read the caller lookup key, never publish (the stream does); the query function stays read-only', () => {
     const statements = statementsOf('erasure');
     expect(actionsOf(statements)).toEqual(
       [
@@ -265,7 +270,6 @@ describe('IAM: each function may do exactly what its code does', () => {
         'dynamodb:PutItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
-        'events:PutEvents',
         's3:DeleteObject',
         'secretsmanager:GetSecretValue',
       ].sort(),
