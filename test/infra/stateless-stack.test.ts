@@ -284,7 +284,6 @@ describe('IAM: each function may do exactly what its code does', () => {
     const secrets = resourcesFor(statements, 'secretsmanager:GetSecretValue');
     expect(secrets).toHaveLength(1);
     expect(refersTo(secrets[0]!, stateful.callerKeySecret)).toBe(true);
-    expect(refersTo(resourcesFor(statements, 'events:PutEvents')[0]!, stateful.bus)).toBe(true);
   });
 
   it('enricher: the processor\'s table actions, publish, read the API key, upload recordings; no queue', () => {
