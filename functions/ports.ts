@@ -231,20 +231,26 @@ export type InsertResult = 'stored' | 'duplicate' | 'erased';
 
 export interface ConversationStore {
   /**
-   * Stores the event once, atomically: its facts for as long as records,
-   * `rawText` (the body exactly as signed) for RAW_EVENT_RETENTION_DAYS, and one caller lookup item
-   * per `callerKeys` entry (keyed hashes of its phone numbers, never the numbers). Nothing is written
-   * when the event was already stored (`duplicate`) or its scope was erased (`erased`: a tombstone).
-   * `linkCall` (conversation scope): the call link is written in the same transaction (as `linkCall`).
+   * Stores the event once: its facts for as long as records, `rawText` (the body exactly as signed)
+   * for RAW_EVENT_RETENTION_DAYS, and one caller lookup item per `callerKeys` entry (keyed hashes of
+   * its phone numbers, never the numbers); `linkCall` (conversation scope): the call's link. Nothing
+   * is written when its scope was erased (`erased`: a tombstone). `duplicate`: the event was stored
+   * before (the rest is written again, idempotently). Not atomic against an erasure that lands
+   * meanwhile: the caller checks again after (a rebuild's commit, or `isErased`) and discards it.
    */
   insertEvent(
     scope: EventScope,
     event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
   ): Promise<InsertResult>;
+  /** Whether a conversation or call was erased (its tombstone exists). */
+  isErased(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<boolean>;
+  /** Deletes what insertEvent wrote for one webhook (its scope was erased meanwhile). Idempotent. */
+  discardEvent(
+    scope: EventScope & { kind: 'conversation' | 'call' },
+    event: { readonly key: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
+  ): Promise<void>;
   /** Events of a conversation or of an unlinked call (strongly consistent). */
   listEvents(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<StoredEvent[]>;
-  /** Records that `callId` belongs to `conversationId` (idempotent). @throws ConversationErasedError */
-  linkCall(callId: string, conversationId: string): Promise<void>;
   getCallLink(callId: string): Promise<string | null>;
   getRecord(conversationId: string): Promise<RecordSnapshot | null>;
   /** Idempotent overwrite of a conversation's transcript. @throws ConversationErasedError */

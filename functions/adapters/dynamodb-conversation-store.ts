@@ -172,6 +172,12 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     return keyed.map((k) => found.get(id(k))).filter((it): it is Item => it !== undefined);
   }
 
+  /** Whether the scope (its `CONV#`/`CALL#` key) was erased: its tombstone, read strongly consistent. */
+  async function isErased(scopePk: string): Promise<boolean> {
+    const out = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: keys.erased(scopePk), sk: keys.tombstone }, ConsistentRead: true, ProjectionExpression: 'pk' }));
+    return out.Item !== undefined;
+  }
+
   /** One write of a conversation's data, refused (ConversationErasedError) once `scopePk` is tombstoned. */
   async function writeUnlessErased(scopePk: string, item: TransactItem): Promise<void> {
     try {
@@ -212,53 +218,59 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
   return {
     async insertEvent(scope, event) {
       const pk = scopePk(scope, event.key);
+      // An erased scope stores nothing (and publishes nothing) of a late webhook. A rebuild after
+      // these writes checks the tombstone again, in its commit (D30: these writes are not transactional).
+      if (scope.kind !== 'platform' && (await isErased(pk))) return 'erased';
       const callerKeys = scope.kind === 'platform' ? [] : [...new Set(event.callerKeys ?? [])];
-      const items: TransactItem[] = [
-        {
-          // What records are rebuilt from: kept as long as records (platform events feed none).
-          Put: {
-            TableName: tableName,
-            Item: {
-              pk,
-              sk: keys.event(event.key),
-              facts_json: stringifyJson({ event: event.envelope.event, timestamp: event.envelope.timestamp, data: eventFacts(event.envelope.data) }),
-              timestamp_ms: event.timestampMs,
-              received_at: event.receivedAt,
-              // Which caller lookup items point here (hashes only), so an erasure can delete them.
-              ...(callerKeys.length > 0 && { caller_keys: callerKeys }),
-              expires_at: expiresAt(scope.kind === 'platform' ? opts.retention.rawEventDays : opts.retention.recordDays),
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
+      const put = (Item: Item, ConditionExpression?: string) => doc.send(new PutCommand({ TableName: tableName, Item, ...(ConditionExpression && { ConditionExpression }) }));
+      // Each its own write (issue 10: a transaction bills every item twice). The event's conditional
+      // put says whether it is new; the others are idempotent and written on every delivery, so a
+      // crash between them is repaired by the redelivery.
+      const [stored] = await Promise.all([
+        // What records are rebuilt from: kept as long as records (platform events feed none).
+        put(
+          {
+            pk,
+            sk: keys.event(event.key),
+            facts_json: stringifyJson({ event: event.envelope.event, timestamp: event.envelope.timestamp, data: eventFacts(event.envelope.data) }),
+            timestamp_ms: event.timestampMs,
+            received_at: event.receivedAt,
+            // Which caller lookup items point here (hashes only), so an erasure can delete them.
+            ...(callerKeys.length > 0 && { caller_keys: callerKeys }),
+            expires_at: expiresAt(scope.kind === 'platform' ? opts.retention.rawEventDays : opts.retention.recordDays),
           },
-        },
-        {
-          // The body exactly as signed (personal data): kept RAW_EVENT_RETENTION_DAYS, served by
-          // `GET /webhooks/{event_key}` (e.g. when a `ThreeTone Event` carries its data in part).
-          Put: {
-            TableName: tableName,
-            Item: { pk: keys.webhook(event.key), sk: keys.webhookBody, body: event.rawText, expires_at: expiresAt(opts.retention.rawEventDays) },
+          'attribute_not_exists(pk)',
+        ).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ConditionalCheckFailedException) return false;
+            throw err;
           },
-        },
-        // Caller lookup (README "Erasure"): keyed hash → this scope; kept as long as the facts.
-        ...callerKeys.map(
-          (h): TransactItem => ({
-            Put: { TableName: tableName, Item: { pk: keys.caller(h), sk: pk, expires_at: expiresAt(opts.retention.recordDays) } },
-          }),
         ),
-      ];
-      if (scope.kind === 'conversation' && event.linkCall !== undefined) {
-        items.push({ Put: { TableName: tableName, Item: { pk: keys.call(event.linkCall), sk: keys.link, conversation_id: scope.conversationId } } });
-      }
-      // Last, so its index is known: an erased scope refuses the event (nothing of it is stored).
-      if (scope.kind !== 'platform') items.push(notErased(tableName, pk));
-      try {
-        await doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return 'stored';
-      } catch (err) {
-        if (scope.kind !== 'platform' && isConditionFailure(err, items.length - 1)) return 'erased';
-        if (isConditionFailure(err, 0)) return 'duplicate';
-        throw err;
-      }
+        // The body exactly as signed (personal data): kept RAW_EVENT_RETENTION_DAYS, served by
+        // `GET /webhooks/{event_key}` (e.g. when a `ThreeTone Event` carries its data in part).
+        put({ pk: keys.webhook(event.key), sk: keys.webhookBody, body: event.rawText, expires_at: expiresAt(opts.retention.rawEventDays) }),
+        // Caller lookup (README "Erasure"): keyed hash → this scope; kept as long as the facts.
+        ...callerKeys.map((h) => put({ pk: keys.caller(h), sk: pk, expires_at: expiresAt(opts.retention.recordDays) })),
+        ...(scope.kind === 'conversation' && event.linkCall !== undefined
+          ? [put({ pk: keys.call(event.linkCall), sk: keys.link, conversation_id: scope.conversationId })]
+          : []),
+      ]);
+      return stored ? 'stored' : 'duplicate';
+    },
+
+    isErased: (scope) => isErased(scopePk(scope)),
+
+    async discardEvent(scope, event) {
+      // What insertEvent wrote for this webhook, after its scope turned out erased meanwhile.
+      const pk = scopePk(scope, event.key);
+      const del = (k: { pk: string; sk: string }) => doc.send(new DeleteCommand({ TableName: tableName, Key: k }));
+      await Promise.all([
+        del({ pk: keys.webhook(event.key), sk: keys.webhookBody }),
+        ...[...new Set(event.callerKeys ?? [])].map((h) => del({ pk: keys.caller(h), sk: pk })),
+        ...(scope.kind === 'conversation' && event.linkCall !== undefined ? [del({ pk: keys.call(event.linkCall), sk: keys.link })] : []),
+      ]);
+      await del({ pk, sk: keys.event(event.key) });
     },
 
     async listEvents(scope) {
@@ -276,13 +288,6 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           ...(Array.isArray(it.caller_keys) && { callerKeys: it.caller_keys.map(String) }),
         }),
       );
-    },
-
-    async linkCall(callId, conversationId) {
-      const conversationPk = keys.conversation(conversationId);
-      await writeUnlessErased(conversationPk, {
-        Put: { TableName: tableName, Item: { pk: keys.call(callId), sk: keys.link, conversation_id: conversationId } },
-      });
     },
 
     async getCallLink(callId) {

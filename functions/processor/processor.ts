@@ -263,48 +263,46 @@ export function createProcessor(deps: ProcessorDeps) {
       const { failed } = await publisher.publish(own);
       if (failed.length) throw new Error(`${failed.length} event(s) not accepted by the bus; the message is retried`);
     };
-    let duplicate = false;
+    /** What this delivery wrote (to discard it if the scope turns out erased meanwhile). */
+    let written: { key: string; callerKeys: string[]; linkCall?: string } = { key, callerKeys: [] };
     /** False when the scope was erased: the webhook is acknowledged and dropped, nothing of it stored. */
     const storeEvent = async (): Promise<boolean> => {
-      // A conversation's event links its call in the same transaction (one round trip, one tombstone
-      // check), and writes its caller lookup items: each only the first time (the record's state
-      // says what earlier events wrote; a crash before the record commit just writes them again).
+      // A conversation's event links its call, and writes its caller lookup items: each only the
+      // first time (the record's state says what earlier events wrote; a crash before the record
+      // commit just writes them again).
       let linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
       let callerKeysToWrite = callerKeys;
       if (scope.kind === 'conversation' && (linkCall !== undefined || callerKeys.length > 0)) {
         const known = (await store.getRecord(scope.conversationId))?.state;
         if (linkCall !== undefined && known?.calls?.includes(linkCall)) linkCall = undefined;
-        const written = new Set(known?.caller_keys ?? []);
-        callerKeysToWrite = callerKeys.filter((k) => !written.has(k));
+        const seen = new Set(known?.caller_keys ?? []);
+        callerKeysToWrite = callerKeys.filter((k) => !seen.has(k));
       }
-      const result = await store.insertEvent(scope, { ...stored, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) });
+      written = { key, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) };
+      const result = await store.insertEvent(scope, { ...stored, ...written });
       if (result === 'erased') {
-        deps.metrics?.erasedDropped?.();
-        log.info('event dropped: its conversation was erased', { event: envelope.event });
+        dropped();
         return false;
       }
-      duplicate = result === 'duplicate';
       // Debug only: ingest logged the webhook's acceptance, and a commit logs what it changed (issue 10: log bytes are billed).
       log.debug(result === 'stored' ? 'event stored' : 'duplicate event', { event: envelope.event, event_key: key });
       return true;
+    };
+    const dropped = () => {
+      deps.metrics?.erasedDropped?.();
+      log.info('event dropped: its conversation was erased', { event: envelope.event });
     };
 
     if (scope.kind === 'conversation') {
       const { conversationId } = scope;
       if (!(await storeEvent())) return;
       await publishOwn();
-      if (callId && duplicate) {
-        // A redelivery: the link went in with the first copy, unless that was stored before links were
-        // written in the event's transaction; writing it again is idempotent.
-        try {
-          await store.linkCall(callId, conversationId);
-        } catch (err) {
-          if (!(err instanceof ConversationErasedError)) throw err;
-          log.info('conversation erased while its event was processed; dropped');
-          return;
-        }
+      // The rebuild's commit checks the tombstone; had the erasure come between the check before the
+      // writes and this read, what this webhook wrote is deleted (the erasure's purge may have run first).
+      if ((await reconcileConversation(conversationId, log)).erased) {
+        await store.discardEvent(scope, written);
+        dropped();
       }
-      await reconcileConversation(conversationId, log);
     } else if (scope.kind === 'call') {
       const { callId: unlinkedCall } = scope;
       let kept = true;
@@ -313,6 +311,12 @@ export function createProcessor(deps: ProcessorDeps) {
         if (kept) await publishOwn();
       });
       if (!kept) return;
+      // Erased after the check before the writes: its purge may have missed them.
+      if (await store.isErased(scope)) {
+        await store.discardEvent(scope, written);
+        dropped();
+        return;
+      }
       // Written before the read: of this message and the one that links the call, at least one
       // sees the other, so the call's events always reach the conversation.
       const linked = await store.getCallLink(unlinkedCall);

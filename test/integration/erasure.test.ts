@@ -5,7 +5,7 @@
  * nothing, late webhooks and in-flight enrichment store nothing, and erasure by phone number finds
  * exactly that caller's conversations without any number stored in clear.
  */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decompressJson } from '#adapters/compressed-json.js';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
@@ -15,7 +15,7 @@ import type { Envelope } from '#core/types.js';
 import { createProcessor } from '#functions/processor/processor.js';
 import { conversationScript, envelope } from '#test/helpers/envelopes.js';
 import { schemaErrors } from '#test/helpers/event-schemas.js';
-import { body, createHarness, type Harness, THRESHOLDS } from '#test/helpers/processor-harness.js';
+import { body, createHarness, type Harness, TEST_CALLER_HASH_KEY, THRESHOLDS } from '#test/helpers/processor-harness.js';
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -188,6 +188,40 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
     expect(out.deadLettered).toEqual([]);
     expect(await scan(h)).toEqual(before);
     expect(h.bus.events.length).toBe(published);
+  }, 60_000);
+
+  it('a webhook whose writes land after the erasure checked nothing: the rebuild finds the tombstone and deletes what it wrote', async () => {
+    // Arrange: the erasure runs between the webhook's tombstone check and its rebuild (its writes are not one transaction)
+    const h = await harness();
+    await seed(h, true);
+    // The webhook's tombstone check reads "not erased", and the erasure (with its purge) completes right then.
+    let raced = false;
+    const doc = new Proxy(h.table.doc, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return async (command: unknown) => {
+          if (!raced && command instanceof GetCommand && command.input.Key?.sk === 'TOMBSTONE') {
+            raced = true;
+            await h.erasure.eraseConversation('c-erase');
+            return {};
+          }
+          return target.send(command as GetCommand);
+        };
+      },
+    });
+    const store = createDynamoDbConversationStore(doc, h.table.tableName, { retention: { rawEventDays: 30, transcriptDays: 0, recordDays: 0 } });
+    const processor = createProcessor({ store, publisher: h.bus, config: { alerts: THRESHOLDS, maxReceiveCount: 5, redactFields: [], enrichment: { maxAgeDays: 7 } }, callerHashKey: async () => TEST_CALLER_HASH_KEY });
+    const late = envelope('call_started', { call_id: 'call_c-erase-2', conversation_id: 'c-erase', customer_phone: ERASE_PHONE }, new Date(at(10, 7)).toISOString());
+
+    // Act
+    await processor.processMessage(body(late), new Date().toISOString());
+
+    // Assert: its event, body, caller lookup and call link are gone (the purge ran before they were written); only tombstones mention it
+    expect(raced).toBe(true);
+    const left = (await scan(h)).filter((it) => mentions(it, 'c-erase'));
+    expect(left.map((it) => `${String(it.pk)}|${String(it.sk)}`).sort()).toEqual(['ERASED#CALL#call_c-erase|TOMBSTONE', 'ERASED#CONV#c-erase|AUDIO', 'ERASED#CONV#c-erase|TOMBSTONE']);
+    expect((await scan(h)).find((it) => it.pk === `WEBHOOK#${eventKey(late)}`)).toBeUndefined();
+    expect((await scan(h)).filter((it) => mentions(it, '5550100777'))).toEqual([]);
   }, 60_000);
 
   it('an enrichment in flight when the conversation is erased writes nothing', async () => {
