@@ -36,6 +36,7 @@ import {
   type StoredEvent,
 } from '#functions/ports.js';
 import { compressJson } from './compressed-json.js';
+import { recordAttributes, recordOfItem, stateOfItem } from './record-item.js';
 import { batchGetItems } from './dynamodb-batch-get.js';
 import { ALL_SHARDS, keys, shardOf, TABLE } from './table-schema.js';
 
@@ -300,7 +301,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         new GetCommand({ TableName: tableName, Key: { pk: keys.conversation(conversationId), sk: keys.record }, ConsistentRead: true }),
       );
       if (!out.Item) return null;
-      return { rev: Number(out.Item.rev), record: out.Item.record, state: out.Item.state } as RecordSnapshot;
+      return { rev: Number(out.Item.rev), record: recordOfItem(out.Item), state: stateOfItem(out.Item) } as RecordSnapshot;
     },
 
     async putTranscript(conversationId, turns) {
@@ -347,10 +348,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
             pk,
             sk: keys.record,
             rev,
-            record: change.record,
+            ...recordAttributes(change.record, change.state),
             // Beside the record for the indexes to carry (listings filter on it).
             status: change.record.status,
-            state: change.state,
             sort_time: change.sortTime,
             gsi1pk: keys.agentConversations(agent, shardOf(change.conversationId)),
             gsi1sk: sortKey,

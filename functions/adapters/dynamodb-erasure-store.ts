@@ -11,6 +11,7 @@ import type { BusEvent } from '#core/bus-events.js';
 import { parseJson } from '#core/json-text.js';
 import { ConcurrentUpdateError, type ErasureStore, type RecordSnapshot } from '#functions/ports.js';
 import { aggregateUpdate, isConditionFailure, isTransactionConflict, outboxAttribute, type TransactItem } from './dynamodb-conversation-store.js';
+import { recordOfItem, stateOfItem } from './record-item.js';
 import { keys } from './table-schema.js';
 
 type Item = Record<string, unknown>;
@@ -89,7 +90,7 @@ export function createDynamoDbErasureStore(doc: DynamoDBDocumentClient, tableNam
     async getRecord(conversationId) {
       const out = await doc.send(new GetCommand({ TableName: tableName, Key: { pk: keys.conversation(conversationId), sk: keys.record }, ConsistentRead: true }));
       if (!out.Item) return null;
-      return { rev: Number(out.Item.rev), record: out.Item.record, state: out.Item.state } as RecordSnapshot;
+      return { rev: Number(out.Item.rev), record: recordOfItem(out.Item), state: stateOfItem(out.Item) } as RecordSnapshot;
     },
 
     async getTombstone(conversationId) {

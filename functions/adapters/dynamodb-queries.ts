@@ -14,6 +14,7 @@ import { asId } from '#core/envelope.js';
 import { batchGetItems } from './dynamodb-batch-get.js';
 import { decompressJson } from './compressed-json.js';
 import { ALL_SHARDS, TABLE, keys } from './table-schema.js';
+import { RECORD_PROJECTION, recordOfItem } from './record-item.js';
 import { orderedRecord } from '#core/record.js';
 
 export interface DynamoDbQueriesOptions {
@@ -60,13 +61,14 @@ export function createDynamoDbQueries(
       doc,
       tableName,
       keyed.map((it) => ({ [TABLE.partitionKey]: it[TABLE.partitionKey], [TABLE.sortKey]: it[TABLE.sortKey] })),
-      { projection: { expression: '#pk, #record, #ttl', names: { '#pk': TABLE.partitionKey, '#record': 'record', '#ttl': TABLE.ttlAttribute } } },
+      { projection: { expression: '#pk, #rgz, #rmap, #ttl', names: { '#pk': TABLE.partitionKey, ...RECORD_PROJECTION, '#ttl': TABLE.ttlAttribute } } },
     );
     const found = new Map(items.map((it) => [String(it[TABLE.partitionKey]), it]));
     const t = nowSeconds();
     return keyed.flatMap((entry) => {
       const it = found.get(String(entry[TABLE.partitionKey]));
-      return it !== undefined && isLive(it, t) && isMap(it.record) ? [{ entry, record: recordOf(it) }] : [];
+      const record = it !== undefined && isLive(it, t) ? recordOfItem(it) : null;
+      return record ? [{ entry, record: orderedRecord(record) }] : [];
     });
   }
 
@@ -88,13 +90,13 @@ export function createDynamoDbQueries(
         new GetCommand({
           TableName: tableName,
           Key: { [TABLE.partitionKey]: keys.conversation(conversationId), [TABLE.sortKey]: keys.record },
-          ProjectionExpression: '#record, #ttl',
-          ExpressionAttributeNames: { '#record': 'record', '#ttl': TABLE.ttlAttribute },
+          ProjectionExpression: '#rgz, #rmap, #ttl',
+          ExpressionAttributeNames: { ...RECORD_PROJECTION, '#ttl': TABLE.ttlAttribute },
           ConsistentRead: true,
         }),
       );
-      if (!item || !isLive(item, nowSeconds()) || !isMap(item.record)) return null;
-      return orderedRecord(item.record as unknown as ConversationRecord);
+      const record = item && isLive(item, nowSeconds()) ? recordOfItem(item) : null;
+      return record ? orderedRecord(record) : null;
     },
 
     async getTranscript(conversationId) {
@@ -221,7 +223,6 @@ export function createDynamoDbQueries(
 
 const isMap = (v: unknown): v is Item => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const recordOf = (item: Item) => orderedRecord(item.record as unknown as ConversationRecord);
 
 function chunkIndex(item: Item): number {
   if (typeof item.chunk === 'number') return item.chunk;

@@ -2,6 +2,7 @@
  * Query API end to end on DynamoDB Local: the real adapter and the real handler, over items seeded
  * exactly as docs/data-model.md lays them out (literal keys on purpose: a drift of the layout fails here).
  */
+import { recordAttributes } from '#adapters/record-item.js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,9 +55,9 @@ async function putRecord(t: TestTable, r: ConversationRecord, opts: { expiresAt?
         pk: `CONV#${r.conversation_id}`,
         sk: 'RECORD',
         rev: 1,
-        record: r,
+        // As a commit writes them (functions/adapters/record-item.ts).
+        ...recordAttributes(r, { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } }),
         status: r.status,
-        state: { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } },
         sort_time: sortTime,
         gsi1pk: keys.agentConversations(r.agent_id ?? 'unknown', shardOf(r.conversation_id)),
         gsi1sk: `${sortTime}#${r.conversation_id}`,

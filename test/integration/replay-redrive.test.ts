@@ -4,6 +4,7 @@
  * queue rebuild damaged or deleted records, counting each conversation once; dead letters go back to
  * the queue durably, a crash in the middle of a redrive loses nothing.
  */
+import { RECORD_ATTRIBUTES, recordAttributes, recordOfItem, stateOfItem } from '#adapters/record-item.js';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,17 +69,22 @@ async function seed(ids: string[], agent = 'agent-r'): Promise<string[]> {
   return bodies;
 }
 
-const recordItem = async (id: string) =>
-  (await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${id}`, sk: 'RECORD' }, ConsistentRead: true }))).Item;
+/** The record item as stored, with its record decoded. */
+async function recordItem(id: string) {
+  const { Item: item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${id}`, sk: 'RECORD' }, ConsistentRead: true }));
+  return item && { ...item, rev: Number(item.rev), record: recordOfItem(item)! };
+}
 
 async function damage(id: string): Promise<void> {
+  const item = (await recordItem(id))!;
+  const record = { ...recordOfItem(item)!, summary: 'damaged by a bug', turn_count: 999, duration_seconds: 1 };
   await h.table.doc.send(
     new UpdateCommand({
       TableName: h.table.tableName,
       Key: { pk: `CONV#${id}`, sk: 'RECORD' },
-      UpdateExpression: 'SET #r.#s = :s, #r.#t = :t, #r.#d = :d',
-      ExpressionAttributeNames: { '#r': 'record', '#s': 'summary', '#t': 'turn_count', '#d': 'duration_seconds' },
-      ExpressionAttributeValues: { ':s': 'damaged by a bug', ':t': 999, ':d': 1 },
+      UpdateExpression: 'SET #r = :r',
+      ExpressionAttributeNames: { '#r': RECORD_ATTRIBUTES.record },
+      ExpressionAttributeValues: { ':r': recordAttributes(record, stateOfItem(item)!)[RECORD_ATTRIBUTES.record] },
     }),
   );
 }
