@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
-export const LAMBDA_ENTRIES = ['ingest', 'processor', 'enricher', 'query', 'erasure', 'reconciler', 'live-publisher'] as const;
+export const LAMBDA_ENTRIES = ['ingest', 'processor', 'enricher', 'query', 'erasure', 'reconciler', 'live-publisher', 'outbox-publisher'] as const;
 
 export interface BundleFigures {
   name: string;

@@ -1,5 +1,6 @@
 import { keys } from '#adapters/table-schema.js';
 import { decompressJson } from '#adapters/compressed-json.js';
+import { recordOfItem, stateOfItem } from '#adapters/record-item.js';
 import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
@@ -131,8 +132,8 @@ describe('processor through the handler, on DynamoDB Local', () => {
     // Only the first event wrote lookup items (both numbers), the others found them in the record's state.
     expect(evts.Items!.filter((it) => it.caller_keys !== undefined).map((it) => (it.caller_keys as string[]).length)).toEqual([2]);
     const record = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: keys.conversation(id), sk: keys.record } }));
-    expect(record.Item?.state.calls).toEqual(['call-once']);
-    expect(record.Item?.state.caller_keys).toHaveLength(2);
+    expect(stateOfItem(record.Item!)?.calls).toEqual(['call-once']);
+    expect(stateOfItem(record.Item!)?.caller_keys).toHaveLength(2);
     // ...and an erasure by one of the numbers still finds the conversation.
     const found = await h.erasure.eraseCaller('+1 555 0199');
     expect(found?.conversations.map((c) => c.conversationId)).toEqual([id]);
@@ -148,7 +149,7 @@ describe('processor through the handler, on DynamoDB Local', () => {
 
     for (const s of [a!, b!]) {
       const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${s.id}`, sk: 'RECORD' } }));
-      expect(Item?.record).toMatchObject({
+      expect(recordOfItem(Item!)).toMatchObject({
         conversation_id: s.id,
         agent_id: s.agent,
         call_id: `call-${s.id}`,
@@ -290,7 +291,7 @@ describe('processor through the handler, on DynamoDB Local', () => {
     await h.deliver([body(linking)]);
 
     const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: 'CONV#conv-x', sk: 'RECORD' } }));
-    expect(Item?.record).toMatchObject({ direction: 'outbound', started_at: new Date(t('09:00:00')).toISOString(), call_id: 'call-x', status: 'ended' });
+    expect(recordOfItem(Item!)).toMatchObject({ direction: 'outbound', started_at: new Date(t('09:00:00')).toISOString(), call_id: 'call-x', status: 'ended' });
   });
 
   it('concurrent batches on one conversation still count it exactly once', async () => {
@@ -401,7 +402,7 @@ describe('processor through the handler, on DynamoDB Local', () => {
     await h.deliver([body(env('escalation_triggered', t('23:00:00'), { conversation_id: s1!.id, reason: 'late' }))]);
 
     const { Item } = await h.table.doc.send(new GetCommand({ TableName: h.table.tableName, Key: { pk: `CONV#${s1!.id}`, sk: 'RECORD' } }));
-    expect(Item?.record).toMatchObject({ status: 'ended', started_at: new Date(s1!.startedAt).toISOString(), call_id: `call-${s1!.id}`, escalated: true });
+    expect(recordOfItem(Item!)).toMatchObject({ status: 'ended', started_at: new Date(s1!.startedAt).toISOString(), call_id: `call-${s1!.id}`, escalated: true });
     const after = (await h.agentDays(s1!.agent))[0]!.counters;
     expect(after.conversations).toBe(before.conversations);
     expect(after.duration_ms_sum).toBe(before.duration_ms_sum);
