@@ -79,6 +79,10 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     await rename(tmp, opts.checkpointFile);
   }
 
+  /** The stream and its shards, described again after a while, when a shard closes, or after an error. */
+  let described: { arn: string; shards: Shard[]; at: number } | null = null;
+  const DESCRIBE_EVERY_MS = 5_000;
+
   async function streamArn(): Promise<string> {
     const { Table: table } = await opts.client.send(new DescribeTableCommand({ TableName: opts.tableName }));
     const arn = table?.LatestStreamArn;
@@ -106,12 +110,16 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     const cached = iterators.get(shardId);
     if (cached) return cached;
     const seq = checkpoint.shards[shardId];
-    const out = await opts.streams.send(
-      new GetShardIteratorCommand(
-        seq ? { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: seq } : { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' },
-      ),
-    );
-    return out.ShardIterator;
+    const fromStart = { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' as const };
+    try {
+      const out = await opts.streams.send(new GetShardIteratorCommand(seq ? { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: seq } : fromStart));
+      return out.ShardIterator;
+    } catch (err) {
+      // The position is older than the stream keeps (24 hours): what is left is read from its start.
+      if ((err as Error).name !== 'TrimmedDataAccessException') throw err;
+      log.warn('the stream no longer holds the checkpointed position (stopped over 24 hours); reading from its oldest change');
+      return (await opts.streams.send(new GetShardIteratorCommand(fromStart))).ShardIterator;
+    }
   }
 
   /** Reads one shard as far as it goes now; false when the handler refused a record (retry later). */
@@ -163,8 +171,11 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
 
   /** One pass over the shards, parents first; resolves whether anything was handed over. */
   async function pass(): Promise<boolean> {
-    const arn = await streamArn();
-    const list = await shards(arn);
+    if (!described || Date.now() - described.at > DESCRIBE_EVERY_MS) {
+      const arn = await streamArn();
+      described = { arn, shards: await shards(arn), at: Date.now() };
+    }
+    const { arn, shards: list } = described;
     const known = new Set(list.map((s) => s.ShardId));
     const finished = (id: string | undefined) => !id || !known.has(id) || checkpoint.shards[id] === DONE;
     let moved = false;
@@ -176,8 +187,11 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
         const r = await pumpShard(arn, id);
         moved ||= r.moved;
         if (!r.ok) throw new HandlerRefused();
-        // A shard that just finished lets its children be read in this pass.
-        if (checkpoint.shards[id] === DONE) progress = true;
+        // A shard that just finished lets its children be read (the next pass describes them).
+        if (checkpoint.shards[id] === DONE) {
+          progress = true;
+          described = null;
+        }
       }
     }
     return moved;
@@ -190,6 +204,7 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
         while (await pass());
         return;
       } catch (err) {
+        if (!(err instanceof HandlerRefused)) described = null;
         if (!(err instanceof HandlerRefused) || attempt >= 50) throw err;
         await new Promise((r) => setTimeout(r, Math.min(1000, 10 * 2 ** attempt)));
       }
@@ -209,6 +224,7 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
         failures = 0;
       } catch (err) {
         // Refused by the bus, or the stream unreachable: retried after a growing wait, never skipped.
+        if (!(err instanceof HandlerRefused)) described = null;
         failures++;
         retryAt = Date.now() + Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
         if (!(err instanceof HandlerRefused)) log.warn('reading the change stream failed; retrying', errorFields(err));

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DetailType } from '#core/bus-events.js';
 import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
+import { type DynamoDBStreamsClient, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { streamsClientFor } from '#local/dynamodb-local.js';
 import { createStreamPump } from '#local/stream-pump.js';
 import { conversationScript } from '#test/helpers/envelopes.js';
@@ -22,8 +23,8 @@ describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function pump(bus: RecordingBus) {
-    const streams = await streamsClientFor(h.table.client, inject('dynamoEndpoint'));
+  async function pump(bus: RecordingBus, wrap: (s: DynamoDBStreamsClient) => DynamoDBStreamsClient = (s) => s) {
+    const streams = wrap(await streamsClientFor(h.table.client, inject('dynamoEndpoint')));
     const p = await createStreamPump({
       client: h.table.client,
       streams,
@@ -54,6 +55,33 @@ describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
     await p2.drain();
     expect(started(second)).toEqual(['conv_b']);
     await p2.close();
+  });
+
+  it('reads from the oldest change when the checkpointed position is no longer in the stream (stopped over 24 hours)', async () => {
+    await deliver('conv_f');
+    const first = await pump(new RecordingBus());
+    await first.drain();
+    await first.close();
+    // As the stream answers for a position it trimmed.
+    const trimmed = (real: DynamoDBStreamsClient) =>
+      new Proxy(real, {
+        get(target, prop, receiver) {
+          if (prop !== 'send') return Reflect.get(target, prop, receiver);
+          return (command: { input?: { ShardIteratorType?: string } }) => {
+            if (command instanceof GetShardIteratorCommand && command.input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER') {
+              return Promise.reject(Object.assign(new Error('trimmed'), { name: 'TrimmedDataAccessException' }));
+            }
+            return target.send(command as GetShardIteratorCommand);
+          };
+        },
+      });
+    const bus = new RecordingBus();
+    const second = await pump(bus, trimmed);
+    await second.drain();
+    await deliver('conv_g');
+    await second.drain();
+    expect(started(bus)).toEqual(['conv_f', 'conv_g']);
+    await second.close();
   });
 
   it('retries a change the bus refused until it is accepted, skipping nothing behind it', async () => {
