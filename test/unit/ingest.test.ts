@@ -428,7 +428,8 @@ describe('handler.ts wiring', () => {
     vi.stubEnv('THREETONE_WEBHOOK_SECRET', `whsec_other, ${SECRET}`);
     vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'TestNs');
     vi.stubEnv('POWERTOOLS_SERVICE_NAME', 'ingest-test');
-    const out = vi.spyOn(console, 'log').mockImplementation(() => {});
+    // EMF lines go to stdout itself (not through console, which Lambda's JSON log format wraps).
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const { handler } = await import('#functions/ingest/handler.js');
     const body = envelope({ timestamp: new Date().toISOString() });
 
