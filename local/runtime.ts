@@ -42,7 +42,7 @@ import { createReconciler } from '#functions/reconciler/reconciler.js';
 import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
 import { createReplay } from '#functions/replay/replay.js';
 import { logger } from '#functions/shared/logger.js';
-import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal, streamsClientFor } from './dynamodb-local.js';
+import { ensureTable, externalDynamoDbClient, localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { createStreamPump } from './stream-pump.js';
 import { createAdminHandler } from './admin.js';
 import { createLocalAudioDownload } from './audio-download.js';
@@ -211,11 +211,9 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
     bus.onAppend((events) => live.publish(events));
     const queue = createLocalQueue({ dir: join(dataDir, 'queue'), maxReceiveCount, visibilityTimeoutMs });
     // The table's change stream publishes what commits carry (D30), as the outbox publisher Lambda does.
-    const streams = await streamsClientFor(client, endpoint);
-    stops.push(async () => streams.destroy());
     const outbox = await createStreamPump({
       client,
-      streams,
+      streams: { endpoint },
       tableName: TABLE_NAME,
       handler: createOutboxPublisher({ publisher: bus }),
       checkpointFile: join(dataDir, 'stream-checkpoint.json'),

@@ -23,10 +23,15 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
+import { streamsClientFor } from './dynamodb-local.js';
 
 export interface StreamPumpOptions {
   client: DynamoDBClient;
-  streams: DynamoDBStreamsClient;
+  /**
+   * The stream's client, or the endpoint to build one for (same region and credentials as `client`;
+   * `stop` then destroys it).
+   */
+  streams: DynamoDBStreamsClient | { endpoint: string };
   tableName: string;
   handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>;
   /** Where the position is kept across restarts; without it, in memory (tests). */
@@ -41,7 +46,7 @@ export interface StreamPumpOptions {
 export interface StreamPump {
   /** Reads until every shard is caught up (what was committed before the call is handed over). */
   drain(): Promise<void>;
-  /** Polls in the background until `stop`. */
+  /** Polls in the background until `stop` (which also ends a client the pump built). */
   start(): void;
   /** Reads now rather than at the next poll (after a commit: events follow it within moments). */
   kick(): void;
@@ -58,6 +63,8 @@ const DONE = 'done';
 
 export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamPump> {
   const log = opts.logger ?? defaultLogger;
+  const owned = 'endpoint' in opts.streams ? await streamsClientFor(opts.client, opts.streams.endpoint) : null;
+  const streams = owned ?? (opts.streams as DynamoDBStreamsClient);
   const pollMs = opts.pollMs ?? 100;
   const limit = opts.batchSize ?? 100;
   let checkpoint: Checkpoint = { streamArn: null, shards: {} };
@@ -99,7 +106,7 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     const all: Shard[] = [];
     let start: string | undefined;
     do {
-      const out = await opts.streams.send(new DescribeStreamCommand({ StreamArn: arn, ExclusiveStartShardId: start }));
+      const out = await streams.send(new DescribeStreamCommand({ StreamArn: arn, ExclusiveStartShardId: start }));
       all.push(...(out.StreamDescription?.Shards ?? []));
       start = out.StreamDescription?.LastEvaluatedShardId;
     } while (start);
@@ -112,13 +119,13 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     const seq = checkpoint.shards[shardId];
     const fromStart = { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' as const };
     try {
-      const out = await opts.streams.send(new GetShardIteratorCommand(seq ? { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: seq } : fromStart));
+      const out = await streams.send(new GetShardIteratorCommand(seq ? { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: seq } : fromStart));
       return out.ShardIterator;
     } catch (err) {
       // The position is older than the stream keeps (24 hours): what is left is read from its start.
       if ((err as Error).name !== 'TrimmedDataAccessException') throw err;
       log.warn('the stream no longer holds the checkpointed position (stopped over 24 hours); reading from its oldest change');
-      return (await opts.streams.send(new GetShardIteratorCommand(fromStart))).ShardIterator;
+      return (await streams.send(new GetShardIteratorCommand(fromStart))).ShardIterator;
     }
   }
 
@@ -129,7 +136,7 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     while (iterator) {
       let out;
       try {
-        out = await opts.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
+        out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
       } catch (err) {
         if ((err as Error).name !== 'ExpiredIteratorException') throw err;
         iterators.delete(shardId);
@@ -251,6 +258,7 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
       stopped = true;
       if (timer) clearInterval(timer);
       await running;
+      owned?.destroy();
     },
   };
 }

@@ -29,7 +29,7 @@ import { createIngestHandler } from '#functions/ingest/ingest.js';
 import { createProcessor, createProcessorHandler } from '#functions/processor/processor.js';
 import type { AudioArchive, EventPublisher } from '#functions/ports.js';
 import { createFileAudioArchive } from '#local/file-audio-archive.js';
-import { ensureTable, localDynamoDbClient, startDynamoDbLocal, streamsClientFor } from '#local/dynamodb-local.js';
+import { ensureTable, localDynamoDbClient, startDynamoDbLocal } from '#local/dynamodb-local.js';
 import { createStreamPump } from '#local/stream-pump.js';
 import { createOutboxPublisher, outboxOf } from '#functions/outbox-publisher/outbox-publisher.js';
 import { startThreeToneSimulator } from '#local/threetone-simulator.js';
@@ -145,12 +145,11 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       config: loadIngestConfig({}),
     });
     // The table's change stream, read as Lambda's event source would hand it to the outbox publisher.
-    const streams = await streamsClientFor(client, ddb.endpoint);
     const stream = { records: 0, ms: 0 };
     const outboxHandler = createOutboxPublisher({ publisher });
     const pump = await createStreamPump({
       client,
-      streams,
+      streams: { endpoint: ddb.endpoint },
       tableName,
       handler: async (event) => {
         // Lambda's filter lets through only changes that carry events; the handler's time is measured.
@@ -163,10 +162,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
         }
       },
     });
-    stopPump = async () => {
-      await pump.stop();
-      streams.destroy();
-    };
+    stopPump = () => pump.stop();
     const processor = createProcessor({ store, publisher, config, callerHashKey: async () => 'bench-caller-key' });
     const handler = createProcessorHandler({ store, publisher, config }, processor);
     // Audio archiving as `npm start` does it (files), counting what S3 would bill: a recording under

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { ensureTable, localDynamoDbClient, streamsClientFor } from '#local/dynamodb-local.js';
+import { ensureTable, localDynamoDbClient } from '#local/dynamodb-local.js';
 import { createStreamPump, type StreamPump } from '#local/stream-pump.js';
 import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publisher.js';
 import type { EventPublisher } from '#functions/ports.js';
@@ -37,13 +37,6 @@ export async function createTestTable(): Promise<TestTable> {
  * was committed so far.
  */
 export async function createOutboxPump(table: TestTable, publisher: EventPublisher): Promise<StreamPump & { close(): Promise<void> }> {
-  const streams = await streamsClientFor(table.client, inject('dynamoEndpoint'));
-  const pump = await createStreamPump({ client: table.client, streams, tableName: table.tableName, handler: createOutboxPublisher({ publisher }) });
-  return {
-    ...pump,
-    async close() {
-      await pump.stop();
-      streams.destroy();
-    },
-  };
+  const pump = await createStreamPump({ client: table.client, streams: { endpoint: inject('dynamoEndpoint') }, tableName: table.tableName, handler: createOutboxPublisher({ publisher }) });
+  return { ...pump, close: () => pump.stop() };
 }

@@ -32,7 +32,7 @@ describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
       handler: createOutboxPublisher({ publisher: bus }),
       checkpointFile: join(dir, 'stream-checkpoint.json'),
     });
-    return { ...p, close: async () => (await p.stop(), streams.destroy()) };
+    return { ...p, close: async () => (await p.stop(), streams.destroy()) }; // a client passed in stays the caller's
   }
   const started = (bus: RecordingBus) => bus.distinct(DetailType.ConversationStarted).map((e) => e.detail.conversation_id).sort();
   const deliver = (id: string) => h.deliver(conversationScript({ conversationId: id, start: '2026-11-20T10:00:00Z' }).map(body));
