@@ -237,10 +237,12 @@ export interface ConversationStore {
    * is written when its scope was erased (`erased`: a tombstone). `duplicate`: the event was stored
    * before (the rest is written again, idempotently). Not atomic against an erasure that lands
    * meanwhile: the caller checks again after (a rebuild's commit, or `isErased`) and discards it.
+   * `notErasedJustNow`: the caller has just read the conversation's record (an erasure deletes it as
+   * it puts the tombstone), so the tombstone read is skipped.
    */
   insertEvent(
     scope: EventScope,
-    event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string },
+    event: StoredEvent & { readonly rawText: string; readonly callerKeys?: readonly string[]; readonly linkCall?: string; readonly notErasedJustNow?: boolean },
   ): Promise<InsertResult>;
   /** Whether a conversation or call was erased (its tombstone exists). */
   isErased(scope: EventScope & { kind: 'conversation' | 'call' }): Promise<boolean>;

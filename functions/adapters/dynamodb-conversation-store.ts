@@ -221,7 +221,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const pk = scopePk(scope, event.key);
       // An erased scope stores nothing (and publishes nothing) of a late webhook. A rebuild after
       // these writes checks the tombstone again, in its commit (D30: these writes are not transactional).
-      if (scope.kind !== 'platform' && (await isErased(pk))) return 'erased';
+      if (scope.kind !== 'platform' && !event.notErasedJustNow && (await isErased(pk))) return 'erased';
       const callerKeys = scope.kind === 'platform' ? [] : [...new Set(event.callerKeys ?? [])];
       const put = (Item: Item, ConditionExpression?: string) => doc.send(new PutCommand({ TableName: tableName, Item, ...(ConditionExpression && { ConditionExpression }) }));
       // Each its own write (issue 10: a transaction bills every item twice). The event's conditional

@@ -272,14 +272,18 @@ export function createProcessor(deps: ProcessorDeps) {
       // commit just writes them again).
       let linkCall = scope.kind === 'conversation' && callId ? callId : undefined;
       let callerKeysToWrite = callerKeys;
+      let recordSeen = false;
       if (scope.kind === 'conversation' && (linkCall !== undefined || callerKeys.length > 0)) {
-        const known = (await store.getRecord(scope.conversationId))?.state;
+        const snapshot = await store.getRecord(scope.conversationId);
+        recordSeen = snapshot !== null;
+        const known = snapshot?.state;
         if (linkCall !== undefined && known?.calls?.includes(linkCall)) linkCall = undefined;
         const seen = new Set(known?.caller_keys ?? []);
         callerKeysToWrite = callerKeys.filter((k) => !seen.has(k));
       }
       written = { key, callerKeys: callerKeysToWrite, ...(linkCall !== undefined && { linkCall }) };
-      const result = await store.insertEvent(scope, { ...stored, ...written });
+      // A record just read means no tombstone then (an erasure deletes the record as it puts the tombstone).
+      const result = await store.insertEvent(scope, { ...stored, ...written, ...(recordSeen && { notErasedJustNow: true }) });
       if (result === 'erased') {
         dropped();
         return false;

@@ -194,16 +194,19 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
     // Arrange: the erasure runs between the webhook's tombstone check and its rebuild (its writes are not one transaction)
     const h = await harness();
     await seed(h, true);
-    // The webhook's tombstone check reads "not erased", and the erasure (with its purge) completes right then.
+    // The webhook's first read (its record, else its tombstone) finds it not erased, and the erasure
+    // (with its purge) completes right after that read.
     let raced = false;
     const doc = new Proxy(h.table.doc, {
       get(target, prop, receiver) {
         if (prop !== 'send') return Reflect.get(target, prop, receiver);
         return async (command: unknown) => {
-          if (!raced && command instanceof GetCommand && command.input.Key?.sk === 'TOMBSTONE') {
+          const sk = command instanceof GetCommand ? command.input.Key?.sk : undefined;
+          if (!raced && (sk === 'RECORD' || sk === 'TOMBSTONE')) {
             raced = true;
+            const before = sk === 'RECORD' ? await target.send(command as GetCommand) : {};
             await h.erasure.eraseConversation('c-erase');
-            return {};
+            return before;
           }
           return target.send(command as GetCommand);
         };
