@@ -35,7 +35,8 @@ import { createOutboxPublisher, outboxOf } from '#functions/outbox-publisher/out
 import { startThreeToneSimulator } from '#local/threetone-simulator.js';
 import { conversationEvents, createRng } from '#local/traffic.js';
 import { type IndexShape, meterDynamoDb } from './capacity-meter.js';
-import { LAMBDA_PLATFORM_LOG_BYTES, PRICES } from './prices.js';
+import { LAMBDA_PLATFORM_LOG_BYTES, LOG_EVENT_OVERHEAD_BYTES, PRICES } from './prices.js';
+import { ACCESS_LOG_FIELDS } from '#lib/constructs/pipeline-api.js';
 import { SystemLogLevel } from 'aws-cdk-lib/aws-lambda';
 import { SYSTEM_LOG_LEVEL } from '#lib/constructs/node-function.js';
 
@@ -54,6 +55,24 @@ export interface CostOptions {
 
 /** Records per invocation of the outbox publisher: its event source's batch size, full at production rates. */
 const STREAM_BATCH = 100;
+
+/**
+ * The access log line the HTTP API writes for one webhook (lib/constructs/pipeline-api.ts), with
+ * typical values; API Gateway writes `-` for an empty one (no caller, no error on a 202).
+ */
+const WEBHOOK_CONTEXT: Record<string, string> = {
+  '$context.requestId': 'Q1w2E3r4T5y6U7i=',
+  '$context.requestTime': '26/Nov/2026:07:10:00 +0000',
+  '$context.routeKey': 'POST /webhooks/threetone',
+  '$context.status': '202',
+  '$context.responseLatency': '38',
+  '$context.integrationLatency': '36',
+  '$context.responseLength': '64',
+  '$context.identity.sourceIp': '203.0.113.10',
+};
+const WEBHOOK_ACCESS_LOG_BYTES =
+  Buffer.byteLength(JSON.stringify(Object.fromEntries(Object.entries(ACCESS_LOG_FIELDS).map(([k, v]) => [k, WEBHOOK_CONTEXT[v] ?? '-'])))) +
+  LOG_EVENT_OVERHEAD_BYTES;
 
 export interface ServiceLine {
   service: string;
@@ -269,7 +288,10 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
 
     const silence = () => {
       process.stdout.write = ((chunk: string | Uint8Array) => {
-        logBytes.n += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+        logBytes.n += Buffer.byteLength(text);
+        // CloudWatch Logs bills each event's bytes plus 26 bytes of metadata.
+        logBytes.n += (text.match(/\n/g)?.length ?? 0) * LOG_EVENT_OVERHEAD_BYTES;
         return true;
       }) as typeof process.stdout.write;
     };
@@ -349,6 +371,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
     // Lambda's START/END/REPORT lines, unless the functions' system log level drops them (lib/constructs/node-function.ts).
     const platformLogs = [SystemLogLevel.INFO, SystemLogLevel.DEBUG].includes(SYSTEM_LOG_LEVEL) ? (inv('ingest') + inv('processor') + inv('enricher') + streamInvocations) * LAMBDA_PLATFORM_LOG_BYTES : 0;
     line('CloudWatch Logs', `bytes ingested: function lines at INFO${platformLogs > 0 ? ' + Lambda START/END/REPORT' : ` (Lambda's own lines at ${SYSTEM_LOG_LEVEL}: none)`}`, logsPer + platformLogs, PRICES.logsIngestedGb / GB);
+    line('CloudWatch Logs', 'bytes ingested: the HTTP API\'s access log line of each webhook', per(invocations.m.ingest ?? 0) * WEBHOOK_ACCESS_LOG_BYTES, PRICES.logsIngestedGb / GB);
     const total = lines.reduce((s, l) => s + l.dollarsPerMillion, 0);
     const reportedTotal = wru * PRICES.dynamoWru * 1e6;
     const totalAsReported = total - lines.find((l) => l.service === 'DynamoDB' && l.what.startsWith('write'))!.dollarsPerMillion + reportedTotal;

@@ -29,3 +29,6 @@ export const PRICES = {
 
 /** What Lambda writes per invocation besides the function's own lines (START, END, REPORT), in bytes. */
 export const LAMBDA_PLATFORM_LOG_BYTES = 330;
+
+/** What CloudWatch Logs adds to each log event's own bytes when it bills ingestion. */
+export const LOG_EVENT_OVERHEAD_BYTES = 26;

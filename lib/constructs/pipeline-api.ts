@@ -23,6 +23,22 @@ export const WEBHOOK_PATH = WEBHOOK_ROUTE.path;
 /** The read routes, IAM-authorized (SigV4-signed requests from principals allowed execute-api:Invoke). */
 export const QUERY_PATHS = QUERY_ROUTES.map((r) => r.path);
 
+/** One JSON line per request in the access log group (the cost bench prices a webhook's line from it). */
+export const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  time: '$context.requestTime',
+  route: '$context.routeKey',
+  status: '$context.status',
+  latencyMs: '$context.responseLatency',
+  integrationLatencyMs: '$context.integrationLatency',
+  responseLength: '$context.responseLength',
+  sourceIp: '$context.identity.sourceIp',
+  // Who called a query route (IAM principal); empty on the webhook route.
+  caller: '$context.identity.userArn',
+  error: '$context.error.message',
+  integrationError: '$context.integrationErrorMessage',
+} as const;
+
 export interface PipelineApiProps {
   readonly ingest: IFunction;
   readonly query: IFunction;
@@ -74,22 +90,7 @@ export class PipelineApi extends Construct {
       throttle: props.queryThrottle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            time: '$context.requestTime',
-            route: '$context.routeKey',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationLatencyMs: '$context.integrationLatency',
-            responseLength: '$context.responseLength',
-            sourceIp: '$context.identity.sourceIp',
-            // Who called a query route (IAM principal); empty on the webhook route.
-            caller: '$context.identity.userArn',
-            error: '$context.error.message',
-            integrationError: '$context.integrationErrorMessage',
-          }),
-        ),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
 

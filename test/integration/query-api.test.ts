@@ -58,7 +58,6 @@ async function putRecord(t: TestTable, r: ConversationRecord, opts: { expiresAt?
         // As a commit writes them (functions/adapters/record-item.ts).
         ...recordAttributes(r, { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } }),
         status: r.status,
-        sort_time: sortTime,
         gsi1pk: keys.agentConversations(r.agent_id ?? 'unknown', shardOf(r.conversation_id)),
         gsi1sk: `${sortTime}#${r.conversation_id}`,
         gsi2pk: keys.allConversations(shardOf(r.conversation_id)),
