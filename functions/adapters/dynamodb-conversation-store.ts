@@ -49,6 +49,13 @@ export interface StoreOptions {
   now?: () => number;
 }
 
+/**
+ * A queue item's lease (epoch ms): an attribute the index does not carry, so taking a lease writes
+ * the item alone, not its index entry too (issue 10).
+ */
+const LEASE = 'held_until';
+const isHeld = (it: Item, nowMs: number) => typeof it[LEASE] === 'number' && it[LEASE] > nowMs;
+
 /** A queue read takes pages of this many items (~200 bytes each), at most this many pages. */
 const QUEUE_PAGE_ITEMS = 200;
 const QUEUE_SCAN_PAGES = 25;
@@ -196,8 +203,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
         new UpdateCommand({
           TableName: tableName,
           Key: { pk: keys.conversation(conversationId), sk },
-          UpdateExpression: 'SET lease_until = :until',
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+          UpdateExpression: `SET ${LEASE} = :until`,
+          // `lease_until`: a lease taken before leases moved to an attribute the index does not carry.
+          ConditionExpression: `attribute_exists(pk) AND (attribute_not_exists(${LEASE}) OR ${LEASE} <= :now) AND (attribute_not_exists(lease_until) OR lease_until <= :now)`,
           ExpressionAttributeValues: { ':until': nowMs + leaseMs, ':now': nowMs },
         }),
       );
@@ -413,13 +421,9 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async dueEnrichments(nowMs, limit) {
-      const due = await queueItems({
-        want: limit,
-        filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
-        values: { ':now': nowMs },
-      });
-      // Whole items: the index does not carry the details fetched while a transcript waited.
-      return (await getItems(due)).map(toPendingEnrichment);
+      const due = await queueItems({ want: limit, filter: 'not_before <= :now', values: { ':now': nowMs } });
+      // Whole items: the index carries neither the details fetched while a transcript waited nor the lease.
+      return (await getItems(due)).filter((it) => !isHeld(it, nowMs)).map(toPendingEnrichment);
     },
 
     leaseEnrichment: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.enrichment, nowMs, leaseMs),
@@ -442,7 +446,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           new UpdateCommand({
             TableName: tableName,
             Key: { pk: keys.conversation(conversationId), sk: keys.enrichment },
-            UpdateExpression: `SET ${sets.join(', ')} REMOVE lease_until`,
+            UpdateExpression: `SET ${sets.join(', ')} REMOVE ${LEASE}, lease_until`,
             ConditionExpression: 'attribute_exists(pk)',
             ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
             ExpressionAttributeValues: values,
@@ -501,7 +505,8 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
       const items = await queueItems({
         queue: keys.audioQueue,
         want: limit,
-        filter: 'not_before <= :now AND (attribute_not_exists(lease_until) OR lease_until <= :now)',
+        // Held ones too (the index does not carry leases): taking the lease then fails, as it should.
+        filter: 'not_before <= :now',
         values: { ':now': nowMs },
       });
       return items.map((it) => ({
@@ -525,7 +530,7 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
           new UpdateCommand({
             TableName: tableName,
             Key: { pk: keys.conversation(conversationId), sk: keys.audio },
-            UpdateExpression: `SET not_before = :nb${change.attempts === undefined ? '' : ', attempts = :a'} REMOVE lease_until`,
+            UpdateExpression: `SET not_before = :nb${change.attempts === undefined ? '' : ', attempts = :a'} REMOVE ${LEASE}, lease_until`,
             ConditionExpression: 'attribute_exists(pk)',
             ExpressionAttributeValues: { ':nb': change.notBeforeMs, ...(change.attempts !== undefined && { ':a': change.attempts }) },
           }),

@@ -26,7 +26,9 @@ export const TABLE = {
     name: 'by-time',
     partitionKey: 'gsi2pk',
     sortKey: 'gsi2sk',
-    // What the listing filters on, and what the enrichment queue is read and filtered by.
+    // What the listing filters on, and what the enrichment queue is read and filtered by. Not leases
+    // (`held_until`): taking one would rewrite the entry. `lease_until`, where leases were kept
+    // before, is no longer written; it stays listed so that an upgrade need not rebuild the index.
     include: ['status', 'conversation_id', 'ended_at', 'attempts', 'not_before', 'lease_until', 'gave_up'],
   },
 } as const;

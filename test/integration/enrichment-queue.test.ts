@@ -4,7 +4,9 @@
  * already completed from webhook facts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
+import { keys, TABLE } from '#adapters/table-schema.js';
 import type { ConversationRecord } from '#core/types.js';
 import type { ConversationStore } from '#functions/ports.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
@@ -40,6 +42,36 @@ describe('enrichment queue reads', () => {
   it('finds the due conversations behind a long head of deferred ones, oldest first', async () => {
     const due = await store.dueEnrichments(NOW, 10);
     expect(due.map((d) => d.conversationId)).toEqual(Array.from({ length: 10 }, (_, i) => `q-${250 + i}`));
+  });
+
+  it('a leased conversation is not due to others until its lease ends or is released; the lease is not on the index', async () => {
+    // Arrange
+    const lease = 120_000;
+
+    // Act
+    const took = await store.leaseEnrichment('q-250', NOW, lease);
+    const again = await store.leaseEnrichment('q-250', NOW + 1_000, lease);
+    const dueWhileHeld = (await store.dueEnrichments(NOW + 1_000, 10)).map((d) => d.conversationId);
+    const dueAfter = (await store.dueEnrichments(NOW + lease, 10)).map((d) => d.conversationId);
+    const entry = await table.doc.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        IndexName: TABLE.byTimeIndex.name,
+        KeyConditionExpression: 'gsi2pk = :q AND gsi2sk = :sk',
+        ExpressionAttributeValues: { ':q': keys.enrichmentQueue, ':sk': `${endedAt(250)}#q-250` },
+      }),
+    );
+    await store.deferEnrichment('q-250', { notBeforeMs: 0 });
+    const retaken = await store.leaseEnrichment('q-250', NOW + 2_000, lease);
+    await store.deferEnrichment('q-250', { notBeforeMs: 0 });
+
+    // Assert
+    expect([took, again, retaken]).toEqual([true, false, true]);
+    expect(dueWhileHeld).toEqual(Array.from({ length: 9 }, (_, i) => `q-${251 + i}`));
+    expect(dueAfter).toContain('q-250');
+    // Taking a lease rewrites the queue item only: its index entry does not carry the lease.
+    expect(entry.Items).toHaveLength(1);
+    expect(Object.keys(entry.Items![0]!).some((k) => k.includes('held') || k.includes('lease'))).toBe(false);
   });
 
   it('finds overdue conversations behind a long head of given-up ones, and the backlog age skips those given up', async () => {
