@@ -55,6 +55,8 @@ export interface StoreOptions {
  */
 const LEASE = 'held_until';
 const isHeld = (it: Item, nowMs: number) => typeof it[LEASE] === 'number' && it[LEASE] > nowMs;
+/** Leases that may be held at once (one per enricher run; runs overlap rarely). */
+const HELD_AT_ONCE = 4;
 
 /** A queue read takes pages of this many items (~200 bytes each), at most this many pages. */
 const QUEUE_PAGE_ITEMS = 200;
@@ -421,9 +423,11 @@ export function createDynamoDbConversationStore(doc: DynamoDBDocumentClient, tab
     },
 
     async dueEnrichments(nowMs, limit) {
-      const due = await queueItems({ want: limit, filter: 'not_before <= :now', values: { ':now': nowMs } });
+      // A few more than asked: an enricher holds one conversation at a time, so a few runs at once
+      // hold no more than this, and the held ones at the head do not hide the due ones behind them.
+      const due = await queueItems({ want: limit + HELD_AT_ONCE, filter: 'not_before <= :now', values: { ':now': nowMs } });
       // Whole items: the index carries neither the details fetched while a transcript waited nor the lease.
-      return (await getItems(due)).filter((it) => !isHeld(it, nowMs)).map(toPendingEnrichment);
+      return (await getItems(due)).filter((it) => !isHeld(it, nowMs)).slice(0, limit).map(toPendingEnrichment);
     },
 
     leaseEnrichment: (conversationId, nowMs, leaseMs) => leaseItem(conversationId, keys.enrichment, nowMs, leaseMs),

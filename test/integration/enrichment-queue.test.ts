@@ -52,6 +52,8 @@ describe('enrichment queue reads', () => {
     const took = await store.leaseEnrichment('q-250', NOW, lease);
     const again = await store.leaseEnrichment('q-250', NOW + 1_000, lease);
     const dueWhileHeld = (await store.dueEnrichments(NOW + 1_000, 10)).map((d) => d.conversationId);
+    // The held one at the head does not hide the next.
+    const dueOneWhileHeld = (await store.dueEnrichments(NOW + 1_000, 1)).map((d) => d.conversationId);
     const dueAfter = (await store.dueEnrichments(NOW + lease, 10)).map((d) => d.conversationId);
     const entry = await table.doc.send(
       new QueryCommand({
@@ -68,6 +70,7 @@ describe('enrichment queue reads', () => {
     // Assert
     expect([took, again, retaken]).toEqual([true, false, true]);
     expect(dueWhileHeld).toEqual(Array.from({ length: 9 }, (_, i) => `q-${251 + i}`));
+    expect(dueOneWhileHeld).toEqual(['q-251']);
     expect(dueAfter).toContain('q-250');
     // Taking a lease rewrites the queue item only: its index entry does not carry the lease.
     expect(entry.Items).toHaveLength(1);
