@@ -1,13 +1,15 @@
 /**
- * Query API end to end on DynamoDB Local: the real adapter and the real handler, over items seeded
- * exactly as docs/data-model.md lays them out (literal keys on purpose: a drift of the layout fails here).
+ * Query API end to end on DynamoDB Local: the real adapter and the real handler. Records are seeded
+ * through the store's own commit, so the reader is tested against the writer; transcript chunks and
+ * agent days are written as docs/data-model.md lays them out, including layouts the writer avoids
+ * (a stale chunk, an empty one), so the reader's tolerance is tested too.
  */
-import { recordAttributes } from '#adapters/record-item.js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoDbConversationStore } from '#adapters/dynamodb-conversation-store.js';
 import { createDynamoDbQueries } from '#adapters/dynamodb-queries.js';
-import { keys, shardOf } from '#adapters/table-schema.js';
+import { keys } from '#adapters/table-schema.js';
 import { compressJson } from '#adapters/compressed-json.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import { createQueryHandler, type QueryHandler } from '#functions/query/query.js';
@@ -17,7 +19,6 @@ import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 // ---------------------------------------------------------------- seeding (docs/data-model.md)
 
 const PAST = Math.floor(Date.now() / 1000) - 3600;
-const FUTURE = Math.floor(Date.now() / 1000) + 86_400;
 
 function record(id: string, agentId: string, startedAt: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
   return {
@@ -46,26 +47,24 @@ function record(id: string, agentId: string, startedAt: string, overrides: Parti
   };
 }
 
-async function putRecord(t: TestTable, r: ConversationRecord, opts: { expiresAt?: number } = {}) {
-  const sortTime = r.started_at ?? r.ended_at!;
-  await t.doc.send(
-    new PutCommand({
-      TableName: t.tableName,
-      Item: {
-        pk: `CONV#${r.conversation_id}`,
-        sk: 'RECORD',
-        rev: 1,
-        // As a commit writes them (functions/adapters/record-item.ts).
-        ...recordAttributes(r, { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } }),
-        status: r.status,
-        gsi1pk: keys.agentConversations(r.agent_id ?? 'unknown', shardOf(r.conversation_id)),
-        gsi1sk: `${sortTime}#${r.conversation_id}`,
-        gsi2pk: keys.allConversations(shardOf(r.conversation_id)),
-        gsi2sk: `${sortTime}#${r.conversation_id}`,
-        ...(opts.expiresAt !== undefined && { expires_at: opts.expiresAt }),
-      },
-    }),
-  );
+/**
+ * A record as the processor commits it (the store's own writer, so reader and writer meet), kept
+ * `retentionDays` from `at` (0: no expiry).
+ */
+async function putRecord(t: TestTable, r: ConversationRecord, opts: { retentionDays?: number; at?: number } = {}) {
+  const store = createDynamoDbConversationStore(t.doc, t.tableName, {
+    retention: { rawEventDays: 0, transcriptDays: 0, recordDays: opts.retentionDays ?? 0 },
+    now: () => opts.at ?? Date.now(),
+  });
+  await store.commit({
+    conversationId: r.conversation_id,
+    expectedRev: null,
+    record: r,
+    state: { details: null, transcript: null, contribution: null, published: { started: true, completed: true, escalations: [], alerts: [] } },
+    sortTime: r.started_at ?? r.ended_at!,
+    aggregateDeltas: [],
+    outbox: [],
+  });
 }
 
 async function putTranscriptChunk(t: TestTable, id: string, chunk: number, chunks: number, turns: TranscriptTurn[], expiresAt?: number) {
@@ -134,8 +133,9 @@ describe('query API on DynamoDB Local', () => {
       config: { tableName: table.tableName, apiKey: undefined },
       now: () => new Date('2024-03-10T12:00:00.000Z'),
     });
-    for (const r of records) await putRecord(table, r, r.conversation_id === 'c6' ? { expiresAt: FUTURE } : {});
-    await putRecord(table, record('cx', 'agent-a', '2024-03-02T11:00:00.000Z'), { expiresAt: PAST });
+    // c6 expires tomorrow (still served); cx expired yesterday, waiting for DynamoDB's TTL to delete it.
+    for (const r of records) await putRecord(table, r, r.conversation_id === 'c6' ? { retentionDays: 1 } : {});
+    await putRecord(table, record('cx', 'agent-a', '2024-03-02T11:00:00.000Z'), { retentionDays: 1, at: Date.now() - 2 * 86_400_000 });
   });
   afterAll(() => table.drop());
 
