@@ -15,37 +15,25 @@ import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import { createQueryHandler, type QueryHandler } from '#functions/query/query.js';
 import { createTestTable, type TestTable } from '#test/helpers/dynamodb.js';
 import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
+import { conversationRecord } from '#test/helpers/records.js';
 
 // ---------------------------------------------------------------- seeding (docs/data-model.md)
 
 const PAST = Math.floor(Date.now() / 1000) - 3600;
 
-function record(id: string, agentId: string, startedAt: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
-  return {
+const record = (id: string, agentId: string, startedAt: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord =>
+  conversationRecord({
     conversation_id: id,
     agent_id: agentId,
     call_id: `call-${id}`,
-    status: 'ended',
-    direction: 'inbound',
     started_at: startedAt,
     ended_at: new Date(Date.parse(startedAt) + 120_000).toISOString(),
     duration_seconds: 120,
     turn_count: 6,
-    resolution_status: 'resolved',
     satisfaction_score: null,
-    topics: ['billing'],
-    escalated: false,
-    escalation_reason: null,
-    alerts: [],
     transcript_turns: 0,
-    summary: null,
-    details_stored: true,
-    enrichment: 'done',
-    derived: [],
-    metrics: null,
     ...overrides,
-  };
-}
+  });
 
 /**
  * A record as the processor commits it (the store's own writer, so reader and writer meet), kept

@@ -13,33 +13,19 @@ import {
   UNKNOWN_AGENT,
 } from '#core/aggregates.js';
 import type { ConversationRecord } from '#core/types.js';
+import { conversationRecord } from '#test/helpers/records.js';
 
-function record(overrides: Partial<ConversationRecord> = {}): ConversationRecord {
-  return {
-    conversation_id: 'conv_1',
-    agent_id: 'agent_a',
-    call_id: null,
-    status: 'ended',
-    direction: 'inbound',
+const record = (overrides: Partial<ConversationRecord> = {}): ConversationRecord =>
+  conversationRecord({
     started_at: '2024-01-15T23:58:00.000Z',
     ended_at: '2024-01-16T00:01:00.000Z',
     duration_seconds: 180.5,
     turn_count: 12,
-    resolution_status: 'resolved',
     satisfaction_score: 4.2,
     topics: ['refund', 'billing', 'refund'],
-    escalated: false,
-    escalation_reason: null,
-    alerts: [],
     transcript_turns: 12,
-    summary: null,
-    details_stored: true,
-    enrichment: 'done',
-    derived: [],
-    metrics: null,
     ...overrides,
-  };
-}
+  });
 
 function contribution(overrides: Partial<Contribution> = {}): Contribution {
   return {

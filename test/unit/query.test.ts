@@ -6,38 +6,15 @@ import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
 import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
+import { conversationRecord } from '#test/helpers/records.js';
 
 // ---------------------------------------------------------------- arrange helpers
 
 const apiEvent = (method: string, path: string, opts: { query?: Record<string, string>; headers?: Record<string, string>; stage?: string } = {}) =>
   apiGatewayEvent(method, path, opts);
 
-function record(id: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
-  return {
-    conversation_id: id,
-    agent_id: 'agent-1',
-    call_id: null,
-    status: 'ended',
-    direction: 'inbound',
-    started_at: '2024-03-01T10:00:00.000Z',
-    ended_at: '2024-03-01T10:05:00.000Z',
-    duration_seconds: 300,
-    turn_count: 4,
-    resolution_status: 'resolved',
-    satisfaction_score: 4.5,
-    topics: ['billing'],
-    escalated: false,
-    escalation_reason: null,
-    alerts: [],
-    transcript_turns: 2,
-    summary: null,
-    details_stored: true,
-    enrichment: 'done',
-    derived: [],
-    metrics: null,
-    ...overrides,
-  };
-}
+const record = (id: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord =>
+  conversationRecord({ conversation_id: id, agent_id: 'agent-1', ...overrides });
 
 /** In-memory port: records the calls it received, so tests can assert on what the handler asked for. */
 function fakeQueries(
