@@ -238,7 +238,7 @@ export async function startLocalRuntime(env: Env = process.env): Promise<LocalRu
       api: key.api(enricherClient),
       ...(processorConfig.audioArchive && { audio: { api: key.audioApi(enricherClient), archive: audioArchive } }),
       budget,
-      rebuild: processing.reconcileConversation,
+      rebuild: processing.rebuildConversation,
       config: processorConfig.enrichment,
       onApiKeyMissing: apiKeyAlert({ publisher: bus, setting: 'THREETONE_API_KEY' }),
     });

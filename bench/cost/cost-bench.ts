@@ -205,7 +205,7 @@ export async function costBench(opts: CostOptions, indexes: readonly IndexShape[
       api: threeTone,
       ...(opts.audio && { audio: { api: threeTone, archive } }),
       budget: createDynamoDbRequestBudget(doc, tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
-      rebuild: processor.reconcileConversation,
+      rebuild: processor.rebuildConversation,
       config: { giveUpHours: config.enrichment.giveUpHours },
     });
 

@@ -2,7 +2,13 @@
  * HTTP errors of the API handlers, mapped to status codes in one place. Bodies are always
  * `{"error": {"code", "message"}}`; 5xx bodies are generic (no stack, no internals).
  */
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+
+/** A response as the HTTP front (API Gateway's payload 2.0, or the local server) sends it. */
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 export class HttpError extends Error {
   constructor(
@@ -21,11 +27,11 @@ export const notFound = (message: string) => new HttpError(404, 'not_found', mes
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 
-export function json(status: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+export function json(status: number, body: unknown): HttpResponse {
   return { statusCode: status, headers: JSON_HEADERS, body: JSON.stringify(body) };
 }
 
-export function errorResponse(err: unknown): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(err: unknown): HttpResponse {
   if (err instanceof HttpError) return json(err.status, { error: { code: err.code, message: err.message } });
   return json(500, { error: { code: 'internal_error', message: 'Internal error; the request can be retried.' } });
 }

@@ -51,7 +51,7 @@ export interface EnricherDeps {
   store: ConversationStore;
   api: ThreeToneApi;
   budget: RequestBudget;
-  /** The processor's rebuild (`createProcessor(...).reconcileConversation`). */
+  /** The processor's rebuild (`createProcessor(...).rebuildConversation`). */
   rebuild: (conversationId: string, log: Logger, enrich: Enrich) => Promise<{ queued: boolean; erased?: boolean }>;
   /** Audio archiving (AUDIO_ARCHIVE); without it the audio queue is left alone. */
   audio?: { api: ThreeToneAudioApi; archive: AudioArchive };

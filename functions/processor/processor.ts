@@ -15,7 +15,7 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { messageBody } from '#adapters/sqs-queue.js';
+import { messageBody } from '#functions/shared/queue-message.js';
 import type { EnrichmentConfig, ProcessorConfig } from '#functions/config.js';
 import { aggregateDelta, contributionOf } from '#core/aggregates.js';
 import { deadLetterAlert, nothingPublished, planConversationEvents, planWebhookEvents } from '#core/conversation-events.js';
@@ -133,7 +133,7 @@ export function createProcessor(deps: ProcessorDeps) {
    * whether the conversation is still on the enrichment queue, and whether it was erased (its
    * tombstone refused the rebuild: nothing was written).
    */
-  async function reconcileConversation(
+  async function rebuildConversation(
     conversationId: string,
     log: Logger = baseLog,
     enrich: Enrich = {},
@@ -142,7 +142,7 @@ export function createProcessor(deps: ProcessorDeps) {
     let erased = false;
     await withLock(`conversation:${conversationId}`, async () => {
       try {
-        queued = await reconcileUnlocked(conversationId, log, enrich);
+        queued = await rebuildUnlocked(conversationId, log, enrich);
       } catch (err) {
         // Erased meanwhile: nothing was written.
         if (!(err instanceof ConversationErasedError)) throw err;
@@ -154,7 +154,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** Rebuilds a conversation's record from all it is known by; commits only if something changed. */
-  async function reconcileUnlocked(conversationId: string, log: Logger, enrich: Enrich): Promise<boolean> {
+  async function rebuildUnlocked(conversationId: string, log: Logger, enrich: Enrich): Promise<boolean> {
     let transcriptStored = false;
     for (let attempt = 1; attempt <= MAX_COMMIT_ATTEMPTS; attempt++) {
       const events: StoredEvent[] = await store.listEvents({ kind: 'conversation', conversationId });
@@ -303,7 +303,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await publishOwn();
       // The rebuild's commit checks the tombstone; had the erasure come between the check before the
       // writes and this read, what this webhook wrote is deleted (the erasure's purge may have run first).
-      if ((await reconcileConversation(conversationId, log)).erased) {
+      if ((await rebuildConversation(conversationId, log)).erased) {
         await store.discardEvent(scope, written);
         dropped();
       }
@@ -326,7 +326,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const linked = await store.getCallLink(unlinkedCall);
       if (linked) {
         log.appendKeys({ conversation_id: linked });
-        await reconcileConversation(linked, log);
+        await rebuildConversation(linked, log);
       }
     } else {
       await withLock(`event:${key}`, async () => {
@@ -376,7 +376,7 @@ export function createProcessor(deps: ProcessorDeps) {
     }
   }
 
-  return { processMessage, recordHandler, reconcileConversation };
+  return { processMessage, recordHandler, rebuildConversation };
 }
 
 /** The audio bookkeeping after a rebuild: what the enricher brought, over what was kept. */

@@ -55,7 +55,7 @@ export function deployedEnricher(env: Env = process.env, opts: { audioArchive?: 
     api: key.api(client),
     ...(config.audioArchive && opts.audioArchive && { audio: { api: key.audioApi(client), archive: opts.audioArchive() } }),
     budget: createDynamoDbRequestBudget(doc, config.tableName, config.enrichment.budget),
-    rebuild: processor.reconcileConversation,
+    rebuild: processor.rebuildConversation,
     config: config.enrichment,
     metrics: emfEnricherMetrics(ns, service),
     onApiKeyMissing: apiKeyAlert({

@@ -184,7 +184,7 @@ export async function createHarness(
     store,
     api,
     budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1_000_000, perHour: 1_000_000 }),
-    rebuild: processor.reconcileConversation,
+    rebuild: processor.rebuildConversation,
     ...(opts.audio && { audio: opts.audio }),
     config: { giveUpHours: opts.giveUpHours ?? 6 },
     timing: { backoffBaseMs: 0, refetchNonFinalMs: 60_000 },

@@ -66,7 +66,7 @@ describe('a missing ThreeTone API key: facts are recorded, enrichment waits, one
       store,
       api: guarded.api(api),
       budget: createDynamoDbRequestBudget(table.doc, table.tableName, { perMinute: 1000, perHour: 10_000, now: () => HARNESS_NOW }),
-      rebuild: processor.reconcileConversation,
+      rebuild: processor.rebuildConversation,
       config: { giveUpHours: 6 },
       timing: { backoffBaseMs: 0 },
       now: () => HARNESS_NOW,

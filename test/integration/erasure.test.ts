@@ -239,7 +239,7 @@ describe('DELETE /conversations/{id}: erasing one conversation', () => {
     const fetched = { details: { ...rest, status: 'done' } as never, turns: transcript };
 
     // Act: the rebuild the enricher would run with what it fetched
-    const result = await processor.reconcileConversation('c-erase', undefined, { fetched });
+    const result = await processor.rebuildConversation('c-erase', undefined, { fetched });
     await h.settle();
 
     // Assert

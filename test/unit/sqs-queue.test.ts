@@ -2,7 +2,8 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createSqsQueue, messageBody } from '#adapters/sqs-queue.js';
+import { createSqsQueue } from '#adapters/sqs-queue.js';
+import { messageBody } from '#functions/shared/queue-message.js';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/webhooks';
 const sqs = mockClient(SQSClient);
