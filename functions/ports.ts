@@ -227,6 +227,14 @@ export class ConversationErasedError extends Error {
   }
 }
 
+/** A listing's cursor is not one this listing issued (malformed, another listing's, or outside its range). */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('The cursor is not valid for this listing.');
+    this.name = 'InvalidCursorError';
+  }
+}
+
 export type InsertResult = 'stored' | 'duplicate' | 'erased';
 
 export interface ConversationStore {
@@ -393,4 +401,27 @@ export interface StoredWebhooks {
    * events and those of its calls; for a range, every accepted webhook (platform events included).
    */
   select(selection: WebhookSelection): AsyncIterable<StoredWebhook[]>;
+}
+
+// ---------------------------------------------------------------- metrics (counters the host emits; optional everywhere)
+
+export interface IngestMetrics {
+  /** A request refused as unauthenticated: missing or wrong signature, or a replayed (stale) body. */
+  signatureFailure(): void;
+  accepted(): void;
+}
+
+export interface ProcessorMetrics {
+  conversationCompleted(): void;
+  conversationAlert(): void;
+  deadLettered(): void;
+  /** A webhook for an erased conversation was acknowledged and dropped (optional: not every host counts it). */
+  erasedDropped?(): void;
+}
+
+export interface EnricherMetrics {
+  /** The backlog after a run: conversations waiting, and how long ago the oldest ended (s). */
+  backlog(pending: number, oldestAgeSeconds: number): void;
+  /** ThreeTone answered 429 although the budget allowed the request. */
+  throttled(): void;
 }

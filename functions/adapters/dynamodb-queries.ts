@@ -6,9 +6,8 @@
 import { Buffer } from 'node:buffer';
 import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import { COUNTERS, emptyCounters, type AgentDay } from '#core/aggregates.js';
-import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
-import type { ConversationPage, ConversationQueries, StoredWebhook, StoredWebhooks, WebhookSelection } from '#functions/ports.js';
+import { type ConversationPage, type ConversationQueries, InvalidCursorError, type StoredWebhook, type StoredWebhooks, type WebhookSelection } from '#functions/ports.js';
 import { parseJson } from '#core/json-text.js';
 import { asId } from '#core/envelope.js';
 import { batchGetItems } from './dynamodb-batch-get.js';
@@ -44,7 +43,7 @@ function isLive(item: Item, nowSeconds: number): boolean {
   return exp > nowSeconds || exp < nowSeconds - TTL_HORIZON_SECONDS;
 }
 
-const invalidCursor = () => new HttpError(400, 'invalid_cursor', 'The cursor is not valid for this listing.');
+const invalidCursor = () => new InvalidCursorError();
 
 export function createDynamoDbQueries(
   doc: DynamoDBDocumentClient,

@@ -6,8 +6,7 @@
  * (lib/constructs/node-function.ts) the runtime wraps every `console` line in its own JSON object
  * (`{"timestamp", "level", "message": ...}`), and CloudWatch would no longer find the metric in it.
  */
-import type { EnricherMetrics } from '#functions/enricher/enricher.js';
-import type { IngestMetrics } from '#functions/ingest/ingest.js';
+import type { EnricherMetrics, IngestMetrics } from '#functions/ports.js';
 
 type Metric = { readonly name: string; readonly unit: 'Count' | 'Seconds'; readonly value: number };
 

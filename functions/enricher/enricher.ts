@@ -30,6 +30,7 @@ import { audioContentType } from '#core/audio.js';
 import type {
   AudioArchive,
   ConversationStore,
+  EnricherMetrics,
   PendingAudio,
   PendingEnrichment,
   RequestBudget,
@@ -39,13 +40,6 @@ import type {
 import type { Enrich } from '#functions/processor/processor.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
 import { type ApiKeyProblem, apiKeyNotSet } from './api-key-wait.js';
-
-export interface EnricherMetrics {
-  /** The backlog after a run: conversations waiting, and how long ago the oldest ended (s). */
-  backlog(pending: number, oldestAgeSeconds: number): void;
-  /** ThreeTone answered 429 although the budget allowed the request. */
-  throttled(): void;
-}
 
 export interface EnricherDeps {
   store: ConversationStore;

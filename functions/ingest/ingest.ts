@@ -22,14 +22,8 @@ import { asId, parseEnvelope } from '#core/envelope.js';
 import { decodeUtf8 } from '#core/json-text.js';
 import { HttpError, errorResponse, json } from '#core/http.js';
 import { verifySignature } from '#core/signature.js';
-import type { SecretSource, WebhookQueue } from '#functions/ports.js';
+import type { IngestMetrics, SecretSource, WebhookQueue } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
-
-export interface IngestMetrics {
-  /** A request refused as unauthenticated: missing or wrong signature, or a replayed (stale) body. */
-  signatureFailure(): void;
-  accepted(): void;
-}
 
 export interface IngestDeps {
   queue: WebhookQueue;

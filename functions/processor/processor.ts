@@ -34,19 +34,12 @@ import {
   type EventPublisher,
   type EventScope,
   type ProcessingState,
+  type ProcessorMetrics,
   type StoredAudio,
   type StoredEvent,
 } from '#functions/ports.js';
 import type { AudioState } from '#core/audio.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
-
-export interface ProcessorMetrics {
-  conversationCompleted(): void;
-  conversationAlert(): void;
-  deadLettered(): void;
-  /** A webhook for an erased conversation was acknowledged and dropped (optional: not every host counts it). */
-  erasedDropped?(): void;
-}
 
 export interface ProcessorDeps {
   store: ConversationStore;

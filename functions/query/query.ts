@@ -13,7 +13,7 @@ import { HttpError, badRequest, errorResponse, json, notFound, unauthorized } fr
 import { MAX_ID_BYTES } from '#core/envelope.js';
 import type { ConversationStatus } from '#core/types.js';
 import type { QueryConfig } from '#functions/config.js';
-import type { AudioLinks, ConversationQueries } from '#functions/ports.js';
+import { type AudioLinks, type ConversationQueries, InvalidCursorError } from '#functions/ports.js';
 import { QUERY_ROUTES, type QueryPath, segmentsOf } from '#functions/routes.js';
 import { errorFields, logger } from '#functions/shared/logger.js';
 
@@ -107,6 +107,8 @@ export function createQueryHandler(deps: QueryDeps): QueryHandler {
 
 // ---------------------------------------------------------------- routes
 
+const invalidCursor = (err: InvalidCursorError) => badRequest('invalid_cursor', err.message);
+
 async function getConversation(deps: Required<QueryDeps>, params: Params): Promise<APIGatewayProxyStructuredResultV2> {
   const id = requireId(params.conversation_id, 'conversation_id');
   const record = await deps.queries.getRecord(id);
@@ -165,16 +167,21 @@ async function listConversations(deps: Required<QueryDeps>, _params: Params, que
   const limit = parseLimit(query.limit);
   const cursor = query.cursor;
   if (cursor !== undefined && (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))) {
-    throw badRequest('invalid_cursor', 'The cursor is not valid for this listing.');
+    throw invalidCursor(new InvalidCursorError());
   }
-  const page = await deps.queries.listConversations({
-    limit,
-    ...(agentId !== undefined && { agentId }),
-    ...(status !== undefined && { status }),
-    ...(from !== undefined && { from }),
-    ...(to !== undefined && { to }),
-    ...(cursor !== undefined && { cursor }),
-  });
+  const page = await deps.queries
+    .listConversations({
+      limit,
+      ...(agentId !== undefined && { agentId }),
+      ...(status !== undefined && { status }),
+      ...(from !== undefined && { from }),
+      ...(to !== undefined && { to }),
+      ...(cursor !== undefined && { cursor }),
+    })
+    .catch((err: unknown) => {
+      // Storage's domain error, as the API says it.
+      throw err instanceof InvalidCursorError ? invalidCursor(err) : err;
+    });
   return json(200, { items: page.items, next_cursor: page.nextCursor });
 }
 

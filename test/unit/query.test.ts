@@ -1,9 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { emptyCounters, type AgentDay } from '#core/aggregates.js';
-import { HttpError } from '#core/http.js';
 import type { ConversationRecord, TranscriptTurn } from '#core/types.js';
-import type { ConversationPage, ConversationQueries } from '#functions/ports.js';
+import { type ConversationPage, type ConversationQueries, InvalidCursorError } from '#functions/ports.js';
 import { createQueryHandler } from '#functions/query/query.js';
 import { apiGatewayEvent } from '#test/helpers/api-gateway.js';
 import { conversationRecord } from '#test/helpers/records.js';
@@ -36,7 +35,7 @@ function fakeQueries(
     },
     async listConversations(params): Promise<ConversationPage> {
       calls.listConversations.push(params);
-      if (params.cursor === 'bad') throw new HttpError(400, 'invalid_cursor', 'The cursor is not valid for this listing.');
+      if (params.cursor === 'bad') throw new InvalidCursorError();
       const items = (data.records ?? []).slice(0, params.limit);
       return { items, nextCursor: (data.records ?? []).length > params.limit ? 'next' : null };
     },
