@@ -33,7 +33,8 @@ const USAGE = `usage: npm run demo -- [options]   (needs a running server: npm s
   --seed <n>             default 42
   --duplicate-rate <p>   share of webhooks delivered twice, default 0.2
   --concurrency <n>      requests in flight, default 8
-  --timeout <seconds>    how long to wait for processing, default 120
+  --timeout <seconds>    how long to wait for processing, default 600 (a run takes about a minute;
+                         right after another, ThreeTone's hourly quota can hold details for minutes)
   --url <url>            server (default http://HOST:PORT, i.e. http://127.0.0.1:3000)
   --secret <secret>      signing secret (default THREETONE_WEBHOOK_SECRET, else the development default)
   --simulator-url <url>  the ThreeTone simulator (default: from DATA_DIR/runtime.json)
@@ -224,7 +225,7 @@ async function main(argv: string[]): Promise<number> {
   const agents = intFlag('agents', values.agents, 5, 1);
   const seed = intFlag('seed', values.seed, 42, 0);
   const concurrency = intFlag('concurrency', values.concurrency, 8, 1);
-  const timeoutMs = intFlag('timeout', values.timeout, 120, 1) * 1000;
+  const timeoutMs = intFlag('timeout', values.timeout, 600, 1) * 1000;
   const duplicateRate = values['duplicate-rate'] === undefined ? 0.2 : Number(values['duplicate-rate']);
   if (!(duplicateRate >= 0 && duplicateRate <= 1)) throw new RangeError('--duplicate-rate must be in [0, 1]');
   const target = targetFrom(values);
@@ -315,7 +316,8 @@ async function main(argv: string[]): Promise<number> {
   // 5. processing
   console.log(
     'processing: the processor retries the injected failures (honouring Retry-After) and the simulator ' +
-      'rate-limits like ThreeTone, so this may take a minute',
+      'rate-limits like ThreeTone, so this may take a minute (longer right after another run: the request ' +
+      'budget paces ThreeTone\'s hourly quota)',
   );
   const records = new Map<string, ConversationRecord>();
   const pending = new Set(traffic.conversations.map((c) => c.conversationId));
