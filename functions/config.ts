@@ -400,7 +400,7 @@ export function queryEnv(config: Omit<QueryConfig, 'tableName'>): Record<string,
 export interface ReconcilerConfig {
   readonly tableName: string;
   readonly lookbackHours: number;
-  /** Outbox entries older than this are published by the sweep (younger ones are in flight). */
+  /** Conversations that ended less than this ago are left to their webhooks (they may still be queued). */
   readonly reconcileGraceSeconds: number;
   /** ThreeTone's quota: the reconciler's listing draws on the same budget as enrichment. */
   readonly budget: EnrichmentConfig['budget'];

@@ -265,7 +265,10 @@ export interface ConversationStore {
   getRecord(conversationId: string): Promise<RecordSnapshot | null>;
   /** Idempotent overwrite of a conversation's transcript. @throws ConversationErasedError */
   putTranscript(conversationId: string, turns: readonly TranscriptTurn[]): Promise<void>;
-  /** @throws ConcurrentUpdateError, ConversationErasedError (its tombstone exists: nothing written) */
+  /**
+   * @throws ConcurrentUpdateError (the record changed, or was erased, since `expectedRev`: re-read and
+   * retry), ConversationErasedError (a first commit, and the tombstone exists). Nothing written.
+   */
   commit(change: RecordChange): Promise<void>;
 
   /** Up to `limit` queued enrichments, oldest end first, whose `notBeforeMs` has passed. */

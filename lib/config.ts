@@ -222,6 +222,12 @@ export interface PipelineConfig {
 const toText = (raw: unknown): string | undefined =>
   raw === undefined || raw === null ? undefined : Array.isArray(raw) ? raw.map(String).join(',') : String(raw);
 
+/** Context keys an earlier version read, and what they are now: a deployment still setting one fails at synth, not silently. */
+const RENAMED_CONTEXT: Record<string, string> = {
+  // docs/decisions.md D30: with no outbox to sweep, the grace period only delays the reconciler's repairs.
+  outboxGraceSeconds: 'reconcileGraceSeconds',
+};
+
 const contextKeyOf = (envName: string) => Object.values(SETTINGS).find((s) => s.env === envName)?.context ?? envName;
 
 /**
@@ -229,6 +235,9 @@ const contextKeyOf = (envName: string) => Object.values(SETTINGS).find((s) => s.
  * Throws `PipelineConfigError` naming the first invalid key.
  */
 export function loadConfig(lookup: (key: string) => unknown = () => undefined): PipelineConfig {
+  for (const [old, now] of Object.entries(RENAMED_CONTEXT)) {
+    if (!isUnset(lookup(old))) throw new PipelineConfigError(`context "${old}" was renamed "${now}": set that instead`);
+  }
   const v = <K extends ContextKeyName>(key: K) =>
     (CONTEXT[key] as ContextKey<ReturnType<(typeof CONTEXT)[K]['parse']>>).parse(lookup(key), key);
 

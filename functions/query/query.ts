@@ -85,7 +85,9 @@ export function createQueryHandler(deps: QueryDeps): QueryHandler {
         throw new HttpError(405, 'method_not_allowed', `${routeName} accepts ${match.route.method} only.`);
       }
       response = await match.route.run(resolved, match.params, queryOf(event));
-    } catch (err) {
+    } catch (caught) {
+      // Storage's domain errors, as this API says them (the one place they are mapped).
+      const err = caught instanceof InvalidCursorError ? badRequest('invalid_cursor', caught.message) : caught;
       response = errorResponse(err);
       if (response.statusCode === 405) response.headers = { ...response.headers, allow: 'GET' };
       if (!(err instanceof HttpError)) {
@@ -106,8 +108,6 @@ export function createQueryHandler(deps: QueryDeps): QueryHandler {
 }
 
 // ---------------------------------------------------------------- routes
-
-const invalidCursor = (err: InvalidCursorError) => badRequest('invalid_cursor', err.message);
 
 async function getConversation(deps: Required<QueryDeps>, params: Params): Promise<APIGatewayProxyStructuredResultV2> {
   const id = requireId(params.conversation_id, 'conversation_id');
@@ -167,21 +167,16 @@ async function listConversations(deps: Required<QueryDeps>, _params: Params, que
   const limit = parseLimit(query.limit);
   const cursor = query.cursor;
   if (cursor !== undefined && (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor))) {
-    throw invalidCursor(new InvalidCursorError());
+    throw new InvalidCursorError();
   }
-  const page = await deps.queries
-    .listConversations({
-      limit,
-      ...(agentId !== undefined && { agentId }),
-      ...(status !== undefined && { status }),
-      ...(from !== undefined && { from }),
-      ...(to !== undefined && { to }),
-      ...(cursor !== undefined && { cursor }),
-    })
-    .catch((err: unknown) => {
-      // Storage's domain error, as the API says it.
-      throw err instanceof InvalidCursorError ? invalidCursor(err) : err;
-    });
+  const page = await deps.queries.listConversations({
+    limit,
+    ...(agentId !== undefined && { agentId }),
+    ...(status !== undefined && { status }),
+    ...(from !== undefined && { from }),
+    ...(to !== undefined && { to }),
+    ...(cursor !== undefined && { cursor }),
+  });
   return json(200, { items: page.items, next_cursor: page.nextCursor });
 }
 

@@ -1,6 +1,7 @@
 /**
- * The reconciler, on a schedule, lists ThreeTone's recent conversations and, for each that has finished but has no stored
- * details here (a webhook never arrived, or its processing was dead-lettered), enqueues a synthetic
+ * The reconciler, on a schedule, lists ThreeTone's recent conversations and, for each that has
+ * finished but is not ended here (its record is missing or still active: a webhook never arrived, or
+ * its processing was dead-lettered), enqueues a synthetic
  * `conversation_ended` that the processor handles like any other. Its timestamp is deterministic,
  * so two runs enqueue the same event and the processor dedupes it; its estimated end time never
  * overrides a real one. Conversations that ended less than RECONCILE_GRACE_SECONDS ago are left to

@@ -74,6 +74,8 @@ describe('loadConfig', () => {
     [{ liveApiKeyExpiryDays: '366' }, 'liveApiKeyExpiryDays'],
     [{ liveAllowedOrigins: 'http://ops.example.com' }, 'liveAllowedOrigins'],
     [{ liveAllowedOrigins: 'https://ops.example.com/live' }, 'liveAllowedOrigins'],
+    // Renamed (D30): an old setting must not be dropped silently.
+    [{ outboxGraceSeconds: '600' }, 'outboxGraceSeconds'],
   ])('refuses %j, naming the key', (values, key) => {
     expect(() => from(values)).toThrow(PipelineConfigError);
     expect(() => from(values)).toThrow(`"${key}"`);
