@@ -132,7 +132,12 @@ const SECRET_ARN_TEXT = 'a complete Secrets Manager secret ARN (ending in the 6-
 export const CONTEXT = {
   stackPrefix: text('ThreeTonePipeline', 'Prefix of the stack names (`<prefix>-Stateful`, `<prefix>-Stateless`); change it to deploy a second copy in the same account and region.', /^[A-Za-z][A-Za-z0-9-]{0,100}$/, 'letters, digits and dashes, starting with a letter'),
   serviceName: text('threetone-pipeline', 'Powertools service name: the `service` key of every log line and the `service` dimension of the custom metrics. Give each copy in one account its own.', /^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-"'),
-  logLevel: text('INFO', 'Powertools log level of all functions (`POWERTOOLS_LOG_LEVEL`).', /^(DEBUG|INFO|WARN|ERROR|CRITICAL|SILENT)$/, 'DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT'),
+  logLevel: text(
+    'INFO',
+    "Powertools log level of all functions (`POWERTOOLS_LOG_LEVEL`), also Lambda's application log level: DEBUG or INFO. Not above: Lambda files the custom metrics' lines (which carry no level) as INFO and would drop them, and the alarms built on them with them.",
+    /^(DEBUG|INFO)$/,
+    'DEBUG or INFO (above INFO, Lambda would drop the custom metrics and their alarms)',
+  ),
   logRetentionDays: retentionDays(RetentionDays.ONE_MONTH, 'Retention of the function and API access log groups, in days (a CloudWatch Logs retention value).'),
 
   webhookSecretArn: optionalText('Import an existing webhook secret instead of creating one (its SecretString: one secret or several, comma-separated).', SECRET_ARN, SECRET_ARN_TEXT),

@@ -24,19 +24,24 @@ export const NODE_RUNTIME = Runtime.NODEJS_24_X;
 
 /**
  * Lambda's own lines (START, END, REPORT: about 330 bytes an invocation) are not written: WARN keeps
- * only its warnings (a timeout, an out-of-memory). Duration and memory stay in Lambda's metrics
- * (issue 10: log bytes are billed; they were a third of the log cost).
+ * only its warnings. Duration, errors and throttles stay in Lambda's metrics; peak memory and init
+ * duration were only in the REPORT lines (Lambda Insights gives them). Issue 10: log bytes are
+ * billed, and these lines were a third of the log cost.
  */
 export const SYSTEM_LOG_LEVEL: SystemLogLevel = SystemLogLevel.WARN;
 
-/** Lambda's application log level for a Powertools level, so the two never disagree. */
+/**
+ * Lambda's application log level for a Powertools level, so the two never disagree (Powertools adopts
+ * Lambda's anyway). Only these two: the EMF metric lines carry no level, Lambda files them as INFO,
+ * and a higher level would drop every custom metric (lib/config.ts `logLevel`).
+ */
 const APPLICATION_LOG_LEVEL: Record<string, ApplicationLogLevel> = {
   DEBUG: ApplicationLogLevel.DEBUG,
   INFO: ApplicationLogLevel.INFO,
-  WARN: ApplicationLogLevel.WARN,
-  ERROR: ApplicationLogLevel.ERROR,
-  CRITICAL: ApplicationLogLevel.FATAL,
-  SILENT: ApplicationLogLevel.FATAL,
+};
+
+const unsupportedLogLevel = (level: string): never => {
+  throw new Error(`log level ${JSON.stringify(level)}: DEBUG or INFO only (above INFO, Lambda drops the custom metrics' lines)`);
 };
 
 /** Settings shared by every function of the app. */
@@ -126,7 +131,7 @@ export class NodeFunction extends Construct {
       logGroup: this.logGroup,
       // JSON lines (Powertools writes JSON already), filtered by Lambda at the Powertools level.
       loggingFormat: LoggingFormat.JSON,
-      applicationLogLevelV2: APPLICATION_LOG_LEVEL[defaults.logLevel] ?? ApplicationLogLevel.INFO,
+      applicationLogLevelV2: APPLICATION_LOG_LEVEL[defaults.logLevel] ?? unsupportedLogLevel(defaults.logLevel),
       systemLogLevelV2: SYSTEM_LOG_LEVEL,
       retryAttempts: props.retryAttempts,
       awsSdkConnectionReuse: false,

@@ -74,6 +74,9 @@ describe('loadConfig', () => {
     [{ liveApiKeyExpiryDays: '366' }, 'liveApiKeyExpiryDays'],
     [{ liveAllowedOrigins: 'http://ops.example.com' }, 'liveAllowedOrigins'],
     [{ liveAllowedOrigins: 'https://ops.example.com/live' }, 'liveAllowedOrigins'],
+    // Lambda would file the metric lines (no level) as INFO and drop them, and the alarms with them.
+    [{ logLevel: 'WARN' }, 'logLevel'],
+    [{ logLevel: 'SILENT' }, 'logLevel'],
     // Renamed (D30): an old setting must not be dropped silently.
     [{ outboxGraceSeconds: '600' }, 'outboxGraceSeconds'],
   ])('refuses %j, naming the key', (values, key) => {
