@@ -10,7 +10,7 @@
  * Records are handled in stream order. The first change the bus refuses (in whole or in part) is
  * reported as the batch's failure: the stream retries from it (events already accepted are
  * published again with the same `event_id`, which consumers dedupe), so a change is never skipped.
- * On AWS the event source retries until the stream record expires (24 h) and then sends the batch's
+ * On AWS the event source retries for 23 hours (below the stream's 24) and then sends the batch's
  * description to a dead-letter queue; locally the pump retries forever (local/stream-pump.ts).
  */
 import { gunzipSync } from 'node:zlib';

@@ -213,20 +213,20 @@ export class Monitoring extends Construct {
         'OutboxPublisherErrors',
         fn.outboxPublisher.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
         1,
-        'Outbox publisher invocations failed as a whole (crash, timeout, configuration error); the stream retries the batch, so events are delayed, not lost, until the records expire (24 h).',
+        'Outbox publisher invocations failed as a whole (crash, timeout, configuration error); the stream retries the batch, so events are delayed, not lost, for 23 hours.',
       ),
       outboxLate: alarm(
         'OutboxPublisherIteratorAge',
         // IteratorAge is in milliseconds: the age of the last record of each batch when it was read.
         fn.outboxPublisher.metric('IteratorAge', { statistic: 'Maximum', period: FIVE_MINUTES }),
         OUTBOX_LATE_MS,
-        'The outbox publisher reads table changes 5 minutes or more after they were committed: bus events are late (the bus refuses them, or the function fails or is throttled). Changes expire from the stream after 24 hours.',
+        'The outbox publisher reads table changes 5 minutes or more after they were committed: bus events are late (the bus refuses them, or the function fails or is throttled). A change still unpublished at 23 hours is given up (StreamDeadLetterQueueNotEmpty).',
       ),
       streamDeadLetterQueue: alarm(
         'StreamDeadLetterQueueNotEmpty',
         props.streamDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
         1,
-        "A batch of table changes could not be published for 24 hours and left the stream: their bus events were never published (the changes themselves are in the table; the message names the batch's shard and sequence numbers).",
+        "A batch of table changes could not be published for 23 hours and was given up, before the stream's 24 hours retention would trim it unseen: their bus events were never published (the changes themselves are in the table; the message names the batch's shard and sequence numbers).",
       ),
     };
 

@@ -11,6 +11,9 @@ import { type FunctionDefaults, NodeFunction } from './node-function.js';
 /** Stream records per invocation: a batch's events go out in PutEvents calls of 10. */
 export const OUTBOX_BATCH_SIZE = 100;
 
+/** How long a change's events are retried before its batch is given up (the stream keeps 24 hours). */
+export const OUTBOX_MAX_RECORD_AGE = Duration.hours(23);
+
 export interface OutboxPublisherProps {
   readonly defaults: FunctionDefaults;
   /** `functions/outbox-publisher/handler.ts`. */
@@ -19,8 +22,8 @@ export interface OutboxPublisherProps {
   readonly table: StreamingTable;
   readonly bus: IEventBus;
   /**
-   * The on-failure destination (stateful stack): the description of a batch whose records expired
-   * from the stream (24 hours) before their events were published.
+   * The on-failure destination (stateful stack): the description of a batch whose events could not
+   * be published within OUTBOX_MAX_RECORD_AGE.
    */
   readonly deadLetterQueue: IQueue;
 }
@@ -62,10 +65,11 @@ export class OutboxPublisher extends Construct {
       // One batch per shard at a time: a conversation's changes (one partition key, one shard) are
       // published in the order they were committed.
       parallelizationFactor: 1,
-      // retryAttempts and maxRecordAge are left unset on purpose: CDK then renders neither
-      // MaximumRetryAttempts nor MaximumRecordAgeInSeconds, and Lambda's defaults for a stream
-      // source apply, -1 for both (retry until the record expires from the stream, 24 hours).
-      // (maxRecordAge cannot say -1 through CDK: it accepts 60 s to 7 days only.)
+      // No retry limit (Lambda's default for a stream source, -1): a change is retried until it is
+      // OUTBOX_MAX_RECORD_AGE old, then its batch's description goes to the dead-letter queue. Below
+      // the stream's 24-hour retention on purpose: a record the stream trims before Lambda gives up on
+      // it is skipped with no dead-letter message, so the loss would go unseen.
+      maxRecordAge: OUTBOX_MAX_RECORD_AGE,
       onFailure: new SqsDlq(props.deadLetterQueue),
       // Only changes that carry events invoke the function (and are billed): an INSERT or MODIFY
       // whose new image has the outbox attribute. An optimisation only: the code checks the same.

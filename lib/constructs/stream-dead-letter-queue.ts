@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 
 /**
  * Where the outbox publisher's event source sends a batch of table changes it could not publish
- * until their stream records expired (24 hours, docs/decisions.md D30). Lambda puts there only the
+ * within 23 hours (OUTBOX_MAX_RECORD_AGE, below the stream's 24-hour retention; docs/decisions.md D30). Lambda puts there only the
  * description of the batch (stream ARN, shard id, first and last sequence numbers, arrival times),
  * never item data: the changes themselves are in the table, and a message here is the only record
  * that their bus events were never published. So it lives in the stateful stack and is retained

@@ -463,10 +463,12 @@ describe("outbox publisher event source (the table's change stream)", () => {
   it('retries from the first change not published, splitting a failing batch, until the record expires from the stream', () => {
     expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     expect(mapping.BisectBatchOnFunctionError).toBe(true);
-    // Neither is rendered: Lambda's default for a stream source is -1 for both (no limit but the
-    // stream's 24-hour retention). A limit here would drop a change's events after a few failures.
+    // No retry limit (Lambda's default, -1): a limit would drop a change's events after a few
+    // failures. An age limit below the stream's 24-hour retention, so a batch given up on is
+    // described in the dead-letter queue rather than trimmed unseen.
     expect(mapping.MaximumRetryAttempts).toBeUndefined();
-    expect(mapping.MaximumRecordAgeInSeconds).toBeUndefined();
+    expect(mapping.MaximumRecordAgeInSeconds).toBe(23 * 3600);
+    expect(mapping.MaximumRecordAgeInSeconds).toBeLessThan(24 * 3600);
   });
 
   it("sends the description of an expired batch to the stateful stack's stream dead-letter queue", () => {
