@@ -35,8 +35,8 @@ export interface OutboxPublisherProps {
  * no item of the table.
  *
  * A change is never skipped: the function reports the first record it could not publish and the
- * event source retries from there (splitting a failing batch in two), in order, until the record
- * expires from the stream; only then does the batch's description go to the dead-letter queue.
+ * event source retries from there (splitting a failing batch in two), in order, for
+ * OUTBOX_MAX_RECORD_AGE; only then does the batch's description go to the dead-letter queue.
  */
 export class OutboxPublisher extends Construct {
   public readonly handler: NodeFunction;
@@ -63,7 +63,7 @@ export class OutboxPublisher extends Construct {
       reportBatchItemFailures: true,
       bisectBatchOnError: true,
       // One batch per shard at a time: a conversation's changes (one partition key, one shard) are
-      // published in the order they were committed.
+      // sent in the order they were committed (a refused one is sent again after those accepted).
       parallelizationFactor: 1,
       // No retry limit (Lambda's default for a stream source, -1): a change is retried until it is
       // OUTBOX_MAX_RECORD_AGE old, then its batch's description goes to the dead-letter queue. Below
