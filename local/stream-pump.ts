@@ -6,12 +6,13 @@
  * retries until it succeeds). With a `checkpointFile` (DATA_DIR/stream-checkpoint.json) the position
  * survives a restart, so a change committed just before a crash is still published after it;
  * DynamoDB Local keeps its stream in its data folder. A change may be published twice around a
- * crash (same `event_id`), never skipped.
+ * crash (same `event_id`), never skipped. Reads run one at a time (a `drain`, a poll, a kick), and
+ * the position is saved after every batch the handler accepted.
  *
  * Shards are read parents first; a closed shard is finished once read to its end. A shard iterator
  * that expired (15 minutes) is asked for again from the checkpoint.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeStreamCommand,
@@ -69,20 +70,36 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
   const limit = opts.batchSize ?? 100;
   let checkpoint: Checkpoint = { streamArn: null, shards: {} };
   if (opts.checkpointFile) {
+    let text: string | null = null;
     try {
-      checkpoint = JSON.parse(await readFile(opts.checkpointFile, 'utf8')) as Checkpoint;
+      text = await readFile(opts.checkpointFile, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`the stream checkpoint ${opts.checkpointFile} cannot be read; delete it to read the stream from its start`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`the stream checkpoint ${opts.checkpointFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (text !== null) {
+      const parsed = parseCheckpoint(text);
+      // Unreadable (e.g. emptied by a power loss): reading the stream from its oldest change again
+      // publishes some events twice (same event_id), never skips one.
+      if (parsed) checkpoint = parsed;
+      else log.warn('the stream checkpoint is not valid; reading the stream from its oldest change');
     }
   }
   const iterators = new Map<string, string>();
+  let stopped = false;
   let failures = 0;
   let retryAt = 0;
 
+  /** Written whole (on disk before the rename), so a crash leaves the old position or the new one. */
   async function save(): Promise<void> {
     if (!opts.checkpointFile) return;
     const tmp = `${opts.checkpointFile}.tmp`;
-    await writeFile(tmp, JSON.stringify(checkpoint));
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(JSON.stringify(checkpoint));
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(tmp, opts.checkpointFile);
   }
 
@@ -114,8 +131,13 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
   }
 
   async function iteratorOf(arn: string, shardId: string): Promise<string | undefined> {
+    // Taken, not shared: put back only where a read ends cleanly, so an error part-way never
+    // resumes from a stale position (which would hand records over again).
     const cached = iterators.get(shardId);
-    if (cached) return cached;
+    if (cached) {
+      iterators.delete(shardId);
+      return cached;
+    }
     const seq = checkpoint.shards[shardId];
     const fromStart = { StreamArn: arn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' as const };
     try {
@@ -146,18 +168,16 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
       const records = out.Records ?? [];
       if (records.length > 0) {
         const response = await opts.handler({ Records: records.map(toLambdaRecord) });
-        const failedSeq = response.batchItemFailures[0]?.itemIdentifier;
-        const accepted = failedSeq === undefined ? records : records.slice(0, Math.max(0, records.findIndex((r) => r.dynamodb?.SequenceNumber === failedSeq)));
+        const failedAt = firstFailure(records, response);
+        const accepted = failedAt === null ? records : records.slice(0, failedAt);
         const last = accepted[accepted.length - 1]?.dynamodb?.SequenceNumber;
         if (last) {
           checkpoint.shards[shardId] = last;
           moved = true;
-        }
-        if (failedSeq !== undefined) {
-          iterators.delete(shardId);
+          // After every accepted batch: a crash re-reads at most one batch.
           await save();
-          return { ok: false, moved };
         }
+        if (failedAt !== null) return { ok: false, moved };
       }
       iterator = out.NextShardIterator;
       if (!iterator) {
@@ -167,12 +187,12 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
         moved = true;
         break;
       }
-      if (records.length === 0) {
+      if (records.length === 0 || stopped) {
         iterators.set(shardId, iterator);
         break;
       }
     }
-    if (moved) await save();
+    if (checkpoint.shards[shardId] === DONE) await save();
     return { ok: true, moved };
   }
 
@@ -204,11 +224,25 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
     return moved;
   }
 
+  /**
+   * Every read of the stream runs through here, one at a time: two overlapping passes would read the
+   * same shard from the same position and hand its records over twice.
+   */
+  let chain: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = chain.then(fn);
+    chain = next.catch(() => undefined);
+    return next;
+  }
+  const passes = () =>
+    exclusive(async () => {
+      while (!stopped && (await pass()));
+    });
+
   async function drain(): Promise<void> {
-    await running;
     for (let attempt = 0; ; attempt++) {
       try {
-        while (await pass());
+        await passes();
         return;
       } catch (err) {
         if (!(err instanceof HandlerRefused)) described = null;
@@ -220,14 +254,13 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
 
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
-  let stopped = false;
   /** A kick while a pass runs: another pass right after it (the commit may have come after its read). */
   let kickAgain = false;
   const tick = () => {
     if (stopped || running || Date.now() < retryAt) return;
     running = (async () => {
       try {
-        while (!stopped && (await pass()));
+        await passes();
         failures = 0;
       } catch (err) {
         // Refused by the bus, or the stream unreachable: retried after a growing wait, never skipped.
@@ -258,9 +291,40 @@ export async function createStreamPump(opts: StreamPumpOptions): Promise<StreamP
       stopped = true;
       if (timer) clearInterval(timer);
       await running;
+      // A drain under way ends after its current batch (the loops check `stopped`).
+      await chain;
       owned?.destroy();
     },
   };
+}
+
+/**
+ * Where the handler's failures start (Lambda resumes from the lowest sequence number reported):
+ * the index of the earliest reported record, 0 for an identifier not in the batch (all of it is
+ * retried), null when it accepted everything.
+ */
+function firstFailure(records: readonly StreamRecord[], response: DynamoDBBatchResponse): number | null {
+  if (response.batchItemFailures.length === 0) return null;
+  return Math.min(
+    ...response.batchItemFailures.map((f) => {
+      const i = records.findIndex((r) => r.dynamodb?.SequenceNumber === f.itemIdentifier);
+      return i < 0 ? 0 : i;
+    }),
+  );
+}
+
+function parseCheckpoint(text: string): Checkpoint | null {
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null) return null;
+    const { streamArn, shards } = v as Record<string, unknown>;
+    if (streamArn !== null && typeof streamArn !== 'string') return null;
+    if (typeof shards !== 'object' || shards === null || Array.isArray(shards)) return null;
+    if (!Object.values(shards).every((x) => typeof x === 'string')) return null;
+    return { streamArn, shards: shards as Record<string, string> };
+  } catch {
+    return null;
+  }
 }
 
 class HandlerRefused extends Error {

@@ -37,6 +37,7 @@ import { conversationEvents, createRng } from '#local/traffic.js';
 import { type IndexShape, meterDynamoDb } from './capacity-meter.js';
 import { LAMBDA_PLATFORM_LOG_BYTES, LOG_EVENT_OVERHEAD_BYTES, PRICES } from './prices.js';
 import { ACCESS_LOG_FIELDS } from '#lib/constructs/pipeline-api.js';
+import { OUTBOX_BATCH_SIZE } from '#lib/constructs/outbox-publisher.js';
 import { SystemLogLevel } from 'aws-cdk-lib/aws-lambda';
 import { SYSTEM_LOG_LEVEL } from '#lib/constructs/node-function.js';
 
@@ -54,7 +55,7 @@ export interface CostOptions {
 }
 
 /** Records per invocation of the outbox publisher: its event source's batch size, full at production rates. */
-const STREAM_BATCH = 100;
+const STREAM_BATCH = OUTBOX_BATCH_SIZE;
 
 /**
  * The access log line the HTTP API writes for one webhook (lib/constructs/pipeline-api.ts), with

@@ -13,9 +13,9 @@
  * On AWS the event source retries for 23 hours (below the stream's 24) and then sends the batch's
  * description to a dead-letter queue; locally the pump retries forever (local/stream-pump.ts).
  */
-import { gunzipSync } from 'node:zlib';
 import type { AttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { BusEvent } from '#core/bus-events.js';
+import { decompressJson } from '#adapters/compressed-json.js';
 import { TABLE } from '#adapters/table-schema.js';
 import type { EventPublisher } from '#functions/ports.js';
 import { logger as defaultLogger, errorFields, type Logger } from '#functions/shared/logger.js';
@@ -47,7 +47,12 @@ export function outboxOf(record: DynamoDBRecord): BusEvent[] {
     const before = bytesOf(prev[TABLE.outboxAttribute]);
     if (before?.equals(bytes) && prev.rev?.N === next?.rev?.N) return [];
   }
-  return JSON.parse(gunzipSync(bytes).toString('utf8')) as BusEvent[];
+  try {
+    return decompressJson(bytes) as BusEvent[];
+  } catch {
+    // Never the parser's own message: it quotes the text, which may hold personal data.
+    throw new Error(`change ${record.dynamodb?.SequenceNumber ?? '?'} carries an unreadable ${TABLE.outboxAttribute} (not gzip JSON)`);
+  }
 }
 
 export function createOutboxPublisher(deps: OutboxPublisherDeps) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -8,6 +8,7 @@ import { createOutboxPublisher } from '#functions/outbox-publisher/outbox-publis
 import { type DynamoDBStreamsClient, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { streamsClientFor } from '#local/dynamodb-local.js';
 import { createStreamPump } from '#local/stream-pump.js';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { conversationScript } from '#test/helpers/envelopes.js';
 import { body, createHarness, type Harness, RecordingBus } from '#test/helpers/processor-harness.js';
 
@@ -24,12 +25,18 @@ describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
   });
 
   async function pump(bus: RecordingBus, wrap: (s: DynamoDBStreamsClient) => DynamoDBStreamsClient = (s) => s) {
+    return pumpWith(createOutboxPublisher({ publisher: bus }), wrap);
+  }
+  async function pumpWith(
+    handler: (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse>,
+    wrap: (s: DynamoDBStreamsClient) => DynamoDBStreamsClient = (s) => s,
+  ) {
     const streams = wrap(await streamsClientFor(h.table.client, inject('dynamoEndpoint')));
     const p = await createStreamPump({
       client: h.table.client,
       streams,
       tableName: h.table.tableName,
-      handler: createOutboxPublisher({ publisher: bus }),
+      handler,
       checkpointFile: join(dir, 'stream-checkpoint.json'),
     });
     return { ...p, close: async () => (await p.stop(), streams.destroy()) }; // a client passed in stays the caller's
@@ -95,6 +102,56 @@ describe('local stream pump (the outbox publisher as Lambda runs it)', () => {
     expect(bus.failNextEntries).toBe(0);
     expect(started(bus)).toEqual(['conv_c', 'conv_d']);
     expect(bus.distinct(DetailType.ConversationEnded)).toHaveLength(2);
+    await p.close();
+  });
+
+  it('drains asked for at once read one after another: each change is handed over once', async () => {
+    // Arrange
+    await deliver('conv_h');
+    const bus = new RecordingBus();
+    const p = await pump(bus);
+
+    // Act
+    await Promise.all([p.drain(), p.drain(), p.drain()]);
+
+    // Assert: as many events as distinct ones (two passes from one position would repeat them)
+    expect(bus.events.length).toBeGreaterThan(0);
+    expect(new Set(bus.events.map((e) => e.detail.event_id)).size).toBe(bus.events.length);
+    await p.close();
+  });
+
+  it('resumes from the earliest failure the handler reports, whatever their order', async () => {
+    // Arrange: the first batch reports its last record and its second as failed, in that order
+    await deliver('conv_i');
+    const handed: string[][] = [];
+    const p = await pumpWith(async (event) => {
+      const seqs = event.Records.map((r) => r.dynamodb!.SequenceNumber!);
+      handed.push(seqs);
+      if (handed.length > 1) return { batchItemFailures: [] };
+      return { batchItemFailures: [{ itemIdentifier: seqs[seqs.length - 1]! }, { itemIdentifier: seqs[1]! }] };
+    });
+
+    // Act
+    await p.drain();
+
+    // Assert: the retry starts at the second record, so nothing after it was skipped
+    expect(handed[0]!.length).toBeGreaterThan(2);
+    expect(handed[1]![0]).toBe(handed[0]![1]);
+    await p.close();
+  });
+
+  it('reads from the oldest change, warning, when the checkpoint file is not valid (e.g. emptied by a power loss)', async () => {
+    // Arrange
+    await deliver('conv_j');
+    await writeFile(join(dir, 'stream-checkpoint.json'), '');
+    const bus = new RecordingBus();
+
+    // Act
+    const p = await pump(bus);
+    await p.drain();
+
+    // Assert
+    expect(started(bus)).toEqual(['conv_j']);
     await p.close();
   });
 

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { compressJson } from '#adapters/compressed-json.js';
@@ -35,6 +36,24 @@ class Bus implements EventPublisher {
 }
 
 describe('outbox publisher (the table change stream)', () => {
+  it('refuses an unreadable outbox with its own message, never the parser\'s (which would quote the text)', () => {
+    // Arrange: gzip of text that is not JSON, holding a phone number
+    const broken = change('9', { rev: 1 });
+    broken.dynamodb!.NewImage![TABLE.outboxAttribute] = { B: gzipSync(Buffer.from('[{"phone":"+15550100777"')).toString('base64') };
+
+    // Act
+    let message = '';
+    try {
+      outboxOf(broken);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+
+    // Assert
+    expect(message).toMatch(/unreadable/);
+    expect(message).not.toContain('5550100777');
+  });
+
   it("publishes a change's events: the item's first image, and each new revision", () => {
     const [a, b] = [ev('a'), ev('b')];
     expect(outboxOf(change('1', { rev: 1, events: [a] }))).toEqual([a]);
