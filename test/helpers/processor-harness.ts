@@ -55,10 +55,12 @@ export class FakeThreeTone implements ThreeToneApi {
 export class RecordingBus implements EventPublisher {
   readonly events: BusEvent[] = [];
   failNextEntries = 0;
+  /** Which entries `failNextEntries` refuses (default: any). */
+  failOnly: (e: BusEvent) => boolean = () => true;
   async publish(events: readonly BusEvent[]) {
     const failed: BusEvent[] = [];
     for (const e of events) {
-      if (this.failNextEntries > 0) {
+      if (this.failNextEntries > 0 && this.failOnly(e)) {
         this.failNextEntries--;
         failed.push(e);
       } else this.events.push(e);
